@@ -1,0 +1,3 @@
+from themis_rm.cli.app import main
+
+main()

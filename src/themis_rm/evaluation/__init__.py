@@ -1,0 +1,1 @@
+"""Evaluation: run a scorer over pairs, compute metrics with uncertainty, report and compare runs."""

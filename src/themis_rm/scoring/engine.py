@@ -1,0 +1,182 @@
+"""The scoring engine: unique requests, cache look-up, length-sorted chunks, progress.
+
+Backends see only requests that still need a score, sorted by their `cost` so that
+neighbours have similar lengths; a backend batches within a chunk as it likes (the `hf`
+scorer packs under a token budget). Each chunk's scores are written to the cache before
+the next starts, which is what makes a killed run resumable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from themis_rm.schema import PairRequest, ScoreRequest
+from themis_rm.scoring.base import PairwiseScorer, PointwiseScorer, Scored, Scorer
+from themis_rm.scoring.cache import ScoreCache
+
+Request = ScoreRequest | PairRequest
+Result = Scored | tuple[Scored, Scored]
+
+
+def scorer_namespace(scorer: Scorer) -> str:
+    """A short hash of the scorer's fingerprint; it prefixes every cache key."""
+    blob = json.dumps(scorer.fingerprint(), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class EngineStats:
+    requests_total: int = 0
+    requests_unique: int = 0
+    requests_from_cache: int = 0
+    requests_scored: int = 0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests_total": self.requests_total,
+            "requests_unique": self.requests_unique,
+            "requests_from_cache": self.requests_from_cache,
+            "requests_scored": self.requests_scored,
+            "scoring_seconds": round(self.seconds, 3),
+            "requests_per_second": round(self.requests_scored / self.seconds, 2) if self.seconds > 0 else None,
+        }
+
+
+class ScoringEngine:
+    def __init__(
+        self,
+        scorer: Scorer,
+        cache: ScoreCache | None = None,
+        chunk_size: int = 256,
+        show_progress: bool = True,
+    ) -> None:
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be >= 1")
+        self.scorer = scorer
+        self.cache = cache
+        self.chunk_size = chunk_size
+        self.show_progress = show_progress
+        self.namespace = scorer_namespace(scorer)
+
+    def key(self, request: Request) -> str:
+        return f"{self.namespace}:{request.key(self.scorer.context_fields)}"
+
+    def run(self, requests: Sequence[Request]) -> tuple[list[Result], EngineStats]:
+        """Results in the order of `requests`; duplicates are scored once."""
+        started = time.perf_counter()
+        stats = EngineStats(requests_total=len(requests))
+        keys = [self.key(r) for r in requests]
+        unique: dict[str, Request] = {}
+        for key, request in zip(keys, requests):
+            unique.setdefault(key, request)
+        stats.requests_unique = len(unique)
+
+        results: dict[str, Result] = self._cached(list(unique))
+        stats.requests_from_cache = len(results)
+        pending = sorted((k for k in unique if k not in results), key=lambda k: self.scorer.cost(unique[k]))
+
+        with self._progress(len(unique), len(results)) as (progress, task):
+            for start in range(0, len(pending), self.chunk_size):
+                chunk_keys = pending[start : start + self.chunk_size]
+                scored = self._score([unique[k] for k in chunk_keys])
+                fresh = dict(zip(chunk_keys, scored))
+                self._store(fresh)
+                results.update(fresh)
+                stats.requests_scored += len(chunk_keys)
+                if progress is not None:
+                    progress.update(task, advance=len(chunk_keys), rate=self._rates(stats, started))
+        stats.seconds = time.perf_counter() - started
+        stats.extra = self.scorer.stats()
+        return [results[k] for k in keys], stats
+
+    def _score(self, chunk: list[Request]) -> list[Result]:
+        scorer = self.scorer
+        if isinstance(scorer, PointwiseScorer):
+            out: list[Result] = list(scorer.score(chunk))  # type: ignore[arg-type]
+        elif isinstance(scorer, PairwiseScorer):
+            out = list(scorer.compare(chunk))  # type: ignore[arg-type]
+        else:
+            raise TypeError(f"{type(scorer).__name__} is neither a pointwise nor a pairwise scorer")
+        if len(out) != len(chunk):
+            raise RuntimeError(f"scorer {scorer.name!r} returned {len(out)} scores for {len(chunk)} requests")
+        return out
+
+    def _cached(self, keys: list[str]) -> dict[str, Result]:
+        if self.cache is None:
+            return {}
+        if isinstance(self.scorer, PairwiseScorer):
+            sides = self.cache.get_many([f"{k}:{side}" for k in keys for side in ("chosen", "rejected")])
+            return {
+                k: (sides[f"{k}:chosen"], sides[f"{k}:rejected"])
+                for k in keys
+                if f"{k}:chosen" in sides and f"{k}:rejected" in sides
+            }
+        return dict(self.cache.get_many(keys))
+
+    def _store(self, fresh: dict[str, Result]) -> None:
+        if self.cache is None:
+            return
+        flat: dict[str, Scored] = {}
+        for key, result in fresh.items():
+            if isinstance(result, tuple):
+                flat[f"{key}:chosen"], flat[f"{key}:rejected"] = result
+            else:
+                flat[key] = result
+        self.cache.put_many(flat)
+
+    def _rates(self, stats: EngineStats, started: float) -> str:
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        text = f"{stats.requests_scored / elapsed:,.1f} req/s"
+        tokens = self.scorer.stats().get("tokens")
+        if tokens:
+            text += f" · {tokens / elapsed:,.0f} tok/s"
+        return text
+
+    def _progress(self, total: int, done: int):
+        return _ProgressContext(total, done, self.show_progress, self.scorer.name or "scoring")
+
+
+class _ProgressContext:
+    """A rich progress bar that shows requests/s and, where the backend counts them, tokens/s."""
+
+    def __init__(self, total: int, done: int, enabled: bool, label: str) -> None:
+        self.total, self.done, self.enabled, self.label = total, done, enabled, label
+        self.progress: Progress | None = None
+
+    def __enter__(self):
+        if not self.enabled or self.done >= self.total:
+            return None, None
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self.progress.start()
+        task = self.progress.add_task(self.label, total=self.total, completed=self.done, rate="")
+        return self.progress, task
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()

@@ -1,0 +1,34 @@
+"""End to end: `themis eval` as a user runs it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+FIXTURES = Path(__file__).parents[1] / "data" / "fixtures"
+
+
+def themis(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "themis_rm", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def test_eval_writes_a_run_under_runs_by_default(tmp_path):
+    result = themis("eval", "--data", FIXTURES / "good.jsonl", "--scorer", "length", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    results = json.loads((run / "results.json").read_text())
+    assert results["overall"]["total_examples"] == 3
+    assert "Accuracy" in result.stdout and "wrote" in result.stdout
+
+
+def test_eval_rejects_options_of_other_scorers(tmp_path):
+    result = themis("eval", "--data", FIXTURES / "good.jsonl", "--scorer", "length", "--dtype", "bfloat16", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "themis: error: --dtype does not apply to scorer 'length'"
+
+
+def test_data_show_counts_cells():
+    result = themis("data", "show", FIXTURES / "good.jsonl")
+    assert result.returncode == 0
+    assert "3 pairs" in result.stdout and "TINY 3" in result.stdout
