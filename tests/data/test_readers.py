@@ -78,3 +78,17 @@ def test_hub_id_goes_through_load_dataset(tmp_path, monkeypatch):
     assert read_pairs("hub:someorg/code-prefs:test").pairs[0].subset == "TINY"
     with pytest.raises(ValueError, match="available: test"):
         read_pairs("hub:someorg/code-prefs:train")
+
+
+def test_trl_conversational_round_trip(tmp_path):
+    from themis_rm.data.trl import to_trl_row
+
+    pairs = read_pairs(str(FIXTURES / "good.jsonl")).pairs
+    rows = [to_trl_row(p, system="Judge carefully.") for p in pairs]
+    assert rows[0]["prompt"][0] == {"role": "system", "content": "Judge carefully."}
+    assert rows[1]["prompt"][0]["content"] == "Be terse."  # an existing system turn is kept
+    assert rows[0]["chosen"] == [{"role": "assistant", "content": pairs[0].chosen}]
+    write_pairs(rows, tmp_path / "trl.jsonl")
+    again = read_pairs(str(tmp_path / "trl.jsonl")).pairs
+    assert [(p.chosen, p.rejected, p.aspect) for p in again] == [(p.chosen, p.rejected, p.aspect) for p in pairs]
+    assert again[0].extra["system"] == "Judge carefully."
