@@ -53,7 +53,7 @@ def test_unknown_source_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no such file or directory"):
         read_pairs(str(tmp_path / "nope.jsonl"))
     (tmp_path / "x.csv").write_text("a,b\n")
-    with pytest.raises(ValueError, match="unknown file type '.csv'"):
+    with pytest.raises(ValueError, match=r"unknown file type '\.csv'"):
         read_pairs(str(tmp_path / "x.csv"))
 
 
