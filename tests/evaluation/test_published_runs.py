@@ -3,8 +3,6 @@ where a published file says more than its own scores can support is reported."""
 
 import json
 
-import pytest
-
 from themis_rm.evaluation.runs import discrepancies, load_run, recompute
 
 

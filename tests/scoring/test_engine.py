@@ -90,7 +90,7 @@ def test_pairwise_scorers_are_cached_per_pair(tmp_path):
 
     pairs = [PairRequest(None, "p", "a", "b"), PairRequest(None, "p", "a", "b"), PairRequest(None, "q", "a", "b")]
     cache = ScoreCache(tmp_path / "c.sqlite")
-    first, _ = ScoringEngine(Judge(), cache, show_progress=False).run(pairs)
+    ScoringEngine(Judge(), cache, show_progress=False).run(pairs)
     assert Judge.calls == 2
     second, stats = ScoringEngine(Judge(), cache, show_progress=False).run(pairs)
     assert Judge.calls == 2 and stats.requests_from_cache == 2

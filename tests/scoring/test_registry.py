@@ -3,9 +3,15 @@ import textwrap
 
 import pytest
 
-from themis_rm.scoring.base import ScorerError, available_scorers, load_scorer, register_scorer
+from themis_rm.scoring.base import (
+    PointwiseScorer,
+    Scored,
+    ScorerError,
+    available_scorers,
+    load_scorer,
+    register_scorer,
+)
 from themis_rm.scoring.baselines import LengthScorer, RandomScorer
-from themis_rm.scoring.base import PointwiseScorer, Scored
 
 
 def test_builtin_specs():
@@ -16,7 +22,7 @@ def test_builtin_specs():
 
 
 def test_unknown_name_and_foreign_options_are_clear_errors():
-    with pytest.raises(ScorerError, match="unknown scorer 'nope'; available: .*length"):
+    with pytest.raises(ScorerError, match=r"unknown scorer 'nope'; available: .*length"):
         load_scorer("nope")
     with pytest.raises(ScorerError, match="--dtype does not apply to scorer 'length'"):
         load_scorer("length", {"dtype": "bfloat16"})

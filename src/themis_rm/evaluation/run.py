@@ -29,6 +29,7 @@ from themis_rm.evaluation.metrics import TIE_POLICIES, summarize
 from themis_rm.schema import PairRequest, PreferencePair, ScoreRequest
 from themis_rm.scoring.base import PairwiseScorer, Scored, load_scorer, resolve_scorer
 from themis_rm.scoring.cache import ScoreCache
+from themis_rm.scoring.distributed import Shard, gather_stats
 from themis_rm.scoring.engine import ScoringEngine
 
 SCORE_COLUMNS = ["chosen_score", "rejected_score", "correct", "score_diff", "language", "aspect", "subset"]
@@ -138,15 +139,21 @@ def evaluate(config: EvalConfig) -> RunResult:
     texts = load_criteria(config.criteria)
     mode = PromptMode(config.prompt_mode)
 
+    shard = Shard.from_env()  # several ranks under `accelerate launch`: each scores a share
+    if shard.active and not config.out:
+        raise ValueError("give --out under accelerate launch, so that every rank uses the same run folder")
     out_dir = Path(config.out) if config.out else default_out_dir(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     options = dict(config.scorer_options)
-    if "seed" in resolve_scorer(config.scorer.partition(":")[0]).options:
-        options.setdefault("seed", config.seed)
+    provided_by_run = {"seed": config.seed, "request_cache": str(out_dir / "cache.sqlite")}
+    accepted = resolve_scorer(config.scorer.partition(":")[0]).options
+    for name, value in provided_by_run.items():  # e.g. a judge keeps each raw answer in the run's cache
+        if name in accepted:
+            options.setdefault(name, value)
     scorer = load_scorer(config.scorer, options)
     cache = ScoreCache(out_dir / "cache.sqlite")
     chunk = config.chunk_size or getattr(scorer, "preferred_chunk_size", 256)
-    engine = ScoringEngine(scorer, cache, chunk_size=chunk, show_progress=config.progress)
+    engine = ScoringEngine(scorer, cache, chunk_size=chunk, show_progress=config.progress, shard=shard)
     try:
         systems = [texts.system_prompt(mode, p.aspect) for p in pairs]
         if isinstance(scorer, PairwiseScorer):
@@ -162,6 +169,7 @@ def evaluate(config: EvalConfig) -> RunResult:
                 requests.append(ScoreRequest(s, p.prompt, p.rejected, p.aspect, p.language, mode.value))
             outcomes, stats = engine.run(requests)
             chosen, rejected = outcomes[0::2], outcomes[1::2]  # type: ignore[assignment]
+        rank_stats = gather_stats(shard, {"engine": stats.as_dict(), "scorer_stats": stats.extra})
     finally:
         cache.close()
         scorer.close()
@@ -181,12 +189,14 @@ def evaluate(config: EvalConfig) -> RunResult:
         "seed": config.seed,
         "engine": stats.as_dict(),
         "scorer_stats": stats.extra,
+        **({"data_parallel": {"world_size": shard.world, "ranks": rank_stats}} if shard.active else {}),
         "versions": _package_versions(),
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
     }
-    write_run(out_dir, frame, results, pairs, chosen, rejected)
+    if shard.is_main:  # the other ranks' scores are already in the shared cache
+        write_run(out_dir, frame, results, pairs, chosen, rejected)
     return RunResult(out_dir, frame, results)
 
 

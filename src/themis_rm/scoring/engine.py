@@ -4,6 +4,10 @@ Backends see only requests that still need a score, sorted by their `cost` so th
 neighbours have similar lengths; a backend batches within a chunk as it likes (the `hf`
 scorer packs under a token budget). Each chunk's scores are written to the cache before
 the next starts, which is what makes a killed run resumable.
+
+Under `accelerate launch` (several ranks, see `distributed.Shard`) each rank scores a strided
+share of the pending requests and writes it to the shared cache; then every rank reads the
+others' scores back from that cache, so each returns complete results.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from rich.progress import (
 from themis_rm.schema import PairRequest, ScoreRequest
 from themis_rm.scoring.base import PairwiseScorer, PointwiseScorer, Scored, Scorer
 from themis_rm.scoring.cache import ScoreCache
+from themis_rm.scoring.distributed import Shard
 
 Request = ScoreRequest | PairRequest
 Result = Scored | tuple[Scored, Scored]
@@ -66,13 +71,21 @@ class ScoringEngine:
         cache: ScoreCache | None = None,
         chunk_size: int = 256,
         show_progress: bool = True,
+        shard: Shard | None = None,
+        poll_seconds: float = 1.0,
+        wait_timeout: float = 24 * 3600.0,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
         self.scorer = scorer
         self.cache = cache
         self.chunk_size = chunk_size
-        self.show_progress = show_progress
+        self.shard = shard or Shard()
+        if self.shard.active and cache is None:
+            raise ValueError("data-parallel scoring needs a cache: the ranks share their scores through it")
+        self.show_progress = show_progress and self.shard.is_main
+        self.poll_seconds = poll_seconds
+        self.wait_timeout = wait_timeout
         self.namespace = scorer_namespace(scorer)
 
     def key(self, request: Request) -> str:
@@ -91,10 +104,14 @@ class ScoringEngine:
         results: dict[str, Result] = self._cached(list(unique))
         stats.requests_from_cache = len(results)
         pending = sorted((k for k in unique if k not in results), key=lambda k: self.scorer.cost(unique[k]))
+        mine = pending
+        if self.shard.active:  # share out all unique keys, so ranks agree whatever each found cached
+            everything = sorted(unique, key=lambda k: (self.scorer.cost(unique[k]), k))
+            mine = [k for k in self.shard.take(everything) if k not in results]
 
-        with self._progress(len(unique), len(results)) as (progress, task):
-            for start in range(0, len(pending), self.chunk_size):
-                chunk_keys = pending[start : start + self.chunk_size]
+        with self._progress(len(results) + len(mine), len(results)) as (progress, task):
+            for start in range(0, len(mine), self.chunk_size):
+                chunk_keys = mine[start : start + self.chunk_size]
                 scored = self._score([unique[k] for k in chunk_keys])
                 fresh = dict(zip(chunk_keys, scored))
                 self._store(fresh)
@@ -102,6 +119,8 @@ class ScoringEngine:
                 stats.requests_scored += len(chunk_keys)
                 if progress is not None:
                     progress.update(task, advance=len(chunk_keys), rate=self._rates(stats, started))
+        if self.shard.active:
+            results.update(self._collect([k for k in pending if k not in results]))
         stats.seconds = time.perf_counter() - started
         stats.extra = self.scorer.stats()
         return [results[k] for k in keys], stats
@@ -117,6 +136,19 @@ class ScoringEngine:
         if len(out) != len(chunk):
             raise RuntimeError(f"scorer {scorer.name!r} returned {len(out)} scores for {len(chunk)} requests")
         return out
+
+    def _collect(self, keys: list[str]) -> dict[str, Result]:
+        """Wait until the other ranks have written their shares of `keys` to the cache."""
+        found: dict[str, Result] = {}
+        deadline = time.monotonic() + self.wait_timeout
+        while True:
+            found.update(self._cached([k for k in keys if k not in found]))
+            if len(found) == len(keys):
+                return found
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"rank {self.shard.rank}: {len(keys) - len(found)} scores from other ranks "
+                                   f"did not arrive within {self.wait_timeout:.0f} s")
+            time.sleep(self.poll_seconds)
 
     def _cached(self, keys: list[str]) -> dict[str, Result]:
         if self.cache is None:
@@ -144,9 +176,11 @@ class ScoringEngine:
     def _rates(self, stats: EngineStats, started: float) -> str:
         elapsed = max(time.perf_counter() - started, 1e-9)
         text = f"{stats.requests_scored / elapsed:,.1f} req/s"
-        tokens = self.scorer.stats().get("tokens")
-        if tokens:
-            text += f" · {tokens / elapsed:,.0f} tok/s"
+        stats_now = self.scorer.stats()
+        if stats_now.get("tokens"):
+            text += f" · {stats_now['tokens'] / elapsed:,.0f} tok/s"
+        if stats_now.get("error_rate"):
+            text += f" · {100 * stats_now['error_rate']:.1f}% errors"
         return text
 
     def _progress(self, total: int, done: int):
