@@ -1,0 +1,190 @@
+"""`MineConfig`: the one description of a mining run.
+
+The same dataclass is the Python API (`mine(MineConfig(...))`), the flags of `themis mine`
+(one kebab-case flag per field, generated from the help text in each field's metadata), the
+YAML accepted by `--config`, and the `config` block written into `mining_report.json`.
+
+Defaults chosen here, and why:
+
+- `labels="primary"`: one row per commit, whose `aspect` is the most specific aspect the
+  message matched (security > memory > runtime > correctness > readability); every matched
+  aspect is kept in the `aspects` column. `labels="all"` writes one row per matched aspect.
+- `split="auto"`: time windows when `--time-split` is given, otherwise repository-disjoint
+  splits with `--split-fractions` (train 0.9, benchmark 0.1), balanced greedily by pair count.
+- Commit time is the committer time (when the change landed), which is what a
+  contamination cut-off needs.
+- The near-duplicate threshold (Jaccard 0.85 over 5-token shingles, 128 permutations) keeps
+  cherry-picks and fork copies out while leaving distinct fixes to the same function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from themis_rm.schema import Language
+
+ALL_LANGUAGES = [language.value for language in Language]
+
+
+def _opt(help_text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": help_text, **extra}
+
+
+@dataclass
+class MineConfig:
+    """Every knob of `themis mine`; see the module docstring for the defaults that matter."""
+
+    repos: list[str] = field(default_factory=list, metadata=_opt(
+        "Git repositories (bare or with a work tree), or directories holding many.", argument=True))
+    out: str = field(default="mined", metadata=_opt("Output directory."))
+
+    # commit selection
+    since: str | None = field(default=None, metadata=_opt("Keep commits at or after this date (YYYY[-MM[-DD]])."))
+    until: str | None = field(default=None, metadata=_opt("Keep commits before this date (YYYY[-MM[-DD]])."))
+    authors: list[str] = field(default_factory=list, metadata=_opt(
+        "Keep only commits whose author name or e-mail contains one of these (case-insensitive)."))
+    exclude_authors: list[str] = field(default_factory=list, metadata=_opt(
+        "Drop commits whose author name or e-mail contains one of these (e.g. 'bot')."))
+    languages: list[str] = field(default_factory=lambda: list(ALL_LANGUAGES), metadata=_opt(
+        "Languages to keep (names or aliases)."))
+    min_message_chars: int = field(default=10, metadata=_opt("Shortest commit message kept (characters)."))
+    max_message_chars: int = field(default=5000, metadata=_opt("Longest commit message kept (characters)."))
+    max_commits_per_repo: int | None = field(default=None, metadata=_opt(
+        "Walk at most this many commits per repository (newest history last)."))
+    repo_time_budget_s: float | None = field(default=3600.0, metadata=_opt(
+        "Seconds of extraction per repository before its remaining commits are skipped (and counted)."))
+    max_file_bytes: int = field(default=1_000_000, metadata=_opt("Skip files larger than this on either side."))
+
+    # aspect labelling
+    labeller: str = field(default="terms", metadata=_opt("Registered labelling step."))
+    terms: str | None = field(default=None, metadata=_opt(
+        "YAML/JSON file of {aspect: [terms]} that replaces the built-in term lists."))
+    labels: str = field(default="primary", metadata=_opt(
+        "'primary': one row per commit; 'all': one row per matched aspect.", choices=("primary", "all")))
+
+    # pair extraction
+    tree_sitter: bool = field(default=True, metadata=_opt(
+        "Cut to the enclosing function or class with tree-sitter (else a window of lines)."))
+    context_lines: int = field(default=8, metadata=_opt("Lines of context around the change in a line window."))
+    max_side_chars: int = field(default=6000, metadata=_opt("Longest side kept (characters)."))
+    max_side_tokens: int = field(default=1500, metadata=_opt("Longest side kept (code tokens)."))
+    max_diff_lines: int = field(default=120, metadata=_opt("Skip commits changing more lines than this."))
+    min_tree_depth: int = field(default=5, metadata=_opt("Drop pairs whose shallower side's syntax tree is below this depth."))
+
+    # licences
+    licenses: list[str] = field(default_factory=list, metadata=_opt(
+        "Keep only repositories under these SPDX ids (empty: keep all)."))
+
+    # prompt
+    prompt: str = field(default="offline", metadata=_opt(
+        "'offline': built from the commit message; 'llm': an LLM writes the instruction.",
+        choices=("offline", "llm")))
+    subset: str = field(default="git-commits", metadata=_opt("Value of the `subset` column."))
+
+    # quality gates
+    dedup: bool = field(default=True, metadata=_opt("MinHash LSH near-duplicate removal."))
+    shingle_size: int = field(default=5, metadata=_opt("Tokens per shingle for MinHash."))
+    num_perm: int = field(default=128, metadata=_opt("MinHash permutations."))
+    dedup_threshold: float = field(default=0.85, metadata=_opt("Jaccard similarity above which pairs are duplicates."))
+    decontam: list[str] = field(default_factory=list, metadata=_opt(
+        "Benchmark files (JSONL, Parquet or text); pairs sharing an n-gram with them are dropped."))
+    decontam_ngram: int = field(default=13, metadata=_opt("Word n-gram length for decontamination."))
+    vote: bool = field(default=False, metadata=_opt("LLM A/B judging of each pair."))
+    vote_n: int = field(default=3, metadata=_opt("Votes per pair."))
+    vote_k: int = field(default=2, metadata=_opt("Votes that must agree with the commit direction."))
+    vote_retries: int = field(default=2, metadata=_opt("Retries of a failed LLM call."))
+    llm_model: str | None = field(default=None, metadata=_opt("Model name for --prompt llm and --vote."))
+    llm_base_url: str | None = field(default=None, metadata=_opt("OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1."))
+    llm_api_key_env: str = field(default="OPENAI_API_KEY", metadata=_opt("Environment variable holding the API key."))
+    llm_concurrency: int = field(default=8, metadata=_opt("LLM requests in flight at once."))
+
+    # splits
+    split: str = field(default="auto", metadata=_opt(
+        "'repo', 'time', 'repo+time', 'none' or 'auto' (time when --time-split is given, else repo).",
+        choices=("auto", "repo", "time", "repo+time", "none")))
+    split_fractions: list[str] = field(default_factory=lambda: ["train=0.9", "benchmark=0.1"], metadata=_opt(
+        "Repository-disjoint split targets, NAME=FRACTION."))
+    time_split: list[str] = field(default_factory=list, metadata=_opt(
+        "Time windows NAME=START..END (either end may be empty), e.g. train=..2019-03."))
+    seed: int = field(default=0, metadata=_opt("Seed of the split assignment and of the vote order."))
+
+    # engine and output
+    engine: str = field(default="process", metadata=_opt("'process' (one machine) or 'ray'.", choices=("process", "ray")))
+    workers: int = field(default=1, metadata=_opt("Worker processes (process engine) or Ray CPUs."))
+    ray_address: str | None = field(default=None, metadata=_opt("Address of a running Ray cluster (default: local)."))
+    shard_size: int = field(default=500, metadata=_opt("Commits per unit of work (and of checkpointing)."))
+    format: str = field(default="jsonl", metadata=_opt("Output format.", choices=("jsonl", "parquet")))
+    progress: bool = field(default=True, metadata=_opt("Show a progress bar."))
+
+    def __post_init__(self) -> None:
+        for name in ("authors", "exclude_authors", "languages", "licenses", "split_fractions", "time_split"):
+            setattr(self, name, _split_commas(getattr(self, name)))
+        for name in ("repos", "decontam"):  # paths: a comma is a legal character in them
+            value = getattr(self, name)
+            setattr(self, name, [value] if isinstance(value, str) else [str(v) for v in value or []])
+        problems = []
+        if self.vote_k > self.vote_n:
+            problems.append(f"--vote-k ({self.vote_k}) cannot exceed --vote-n ({self.vote_n})")
+        if not 0.0 < self.dedup_threshold <= 1.0:
+            problems.append("--dedup-threshold must be in (0, 1]")
+        for name in ("shingle_size", "num_perm", "decontam_ngram", "shard_size", "workers", "vote_n"):
+            if getattr(self, name) < 1:
+                problems.append(f"--{name.replace('_', '-')} must be >= 1")
+        for name in ("labels", "prompt", "split", "engine", "format"):
+            choices = _FIELDS[name].metadata["choices"]
+            if getattr(self, name) not in choices:
+                problems.append(f"--{name} must be one of {', '.join(choices)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def digest(self, names: tuple[str, ...]) -> str:
+        """A hash of the named fields: the key of work that depends on exactly those fields."""
+        blob = json.dumps({name: getattr(self, name) for name in names}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> MineConfig:
+        """Read a YAML or JSON config file; `overrides` (e.g. from the command line) win."""
+        import yaml
+
+        text = Path(path).read_text(encoding="utf-8")
+        data = yaml.safe_load(text) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of MineConfig fields")
+        data = {key.replace("-", "_"): value for key, value in data.items()}
+        unknown = sorted(set(data) - set(_FIELDS))
+        if unknown:
+            raise ValueError(f"{path}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(_FIELDS)}")
+        data.update(overrides)
+        return cls(**data)
+
+
+def _split_commas(values: Any) -> list[str]:
+    """Lists accept repeated flags and comma-separated values alike."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for value in values:
+        out.extend(part.strip() for part in str(value).split(",") if part.strip())
+    return out
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(MineConfig)}
+FIELDS = _FIELDS
+
+# Fields whose value changes what a worker extracts from a commit; they key the shard checkpoints.
+EXTRACTION_FIELDS = (
+    "since", "until", "authors", "exclude_authors", "languages", "min_message_chars", "max_message_chars",
+    "max_file_bytes", "labeller", "tree_sitter", "context_lines", "max_side_chars", "max_side_tokens",
+    "max_diff_lines", "min_tree_depth", "shingle_size", "num_perm",
+)
