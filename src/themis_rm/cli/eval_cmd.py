@@ -32,7 +32,7 @@ class OnInvalid(str, Enum):
 def eval_command(
     data: Annotated[str, typer.Option(help="Pairs: builtin, a .jsonl/.parquet file, a directory, a saved dataset or a hub id.")] = "builtin",
     scorer: Annotated[str, typer.Option(help=SCORER_HELP)] = "lite",
-    prompt_mode: Annotated[Mode, typer.Option(help="Criteria system prompt: none, full (all criteria) or aspect (the pair's own).")] = Mode.none,
+    prompt_mode: Annotated[Mode | None, typer.Option(help="Criteria system prompt: none, full (all criteria) or aspect (the pair's own). Default: the scorer's own (aspect for lite, none for the others).")] = None,
     criteria: Annotated[Path | None, typer.Option(help="YAML file that replaces the criteria texts.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default: a new folder under ./runs/); an existing one resumes.")] = None,
     limit: Annotated[int | None, typer.Option(help="Score a seeded random sample of this many pairs.")] = None,
@@ -79,7 +79,7 @@ def eval_command(
     }
     with user_errors(DataError, ScorerError, ValueError, FileNotFoundError):
         config = EvalConfig(
-            data=data, scorer=scorer, prompt_mode=prompt_mode.value, criteria=str(criteria) if criteria else None,
+            data=data, scorer=scorer, prompt_mode=prompt_mode.value if prompt_mode else None, criteria=str(criteria) if criteria else None,
             out=str(out) if out else None, limit=limit, seed=seed, ties=ties.value, on_invalid=on_invalid.value,
             chunk_size=chunk_size, resamples=resamples, progress=progress,
             scorer_options={k: v for k, v in scorer_options.items() if v is not None},

@@ -42,11 +42,12 @@ class EvalConfig:
 
     `limit` takes a seeded random sample of that many pairs (kept in file order); `out`
     defaults to a new folder under `./runs/`; giving an existing run folder resumes it.
+    `prompt_mode` None means the scorer's own default (`aspect` for `lite`, `none` otherwise).
     """
 
     data: str = "builtin"
     scorer: str = "lite"
-    prompt_mode: str = "none"
+    prompt_mode: str | None = None
     criteria: str | None = None
     out: str | None = None
     limit: int | None = None
@@ -59,7 +60,8 @@ class EvalConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        PromptMode(self.prompt_mode)
+        if self.prompt_mode is not None:
+            PromptMode(self.prompt_mode)
         if self.ties not in TIE_POLICIES:
             raise ValueError(f"ties must be one of {', '.join(TIE_POLICIES)}, got {self.ties!r}")
         if self.limit is not None and self.limit < 1:
@@ -73,10 +75,10 @@ class RunResult:
     results: dict[str, Any]
 
 
-def default_out_dir(config: EvalConfig) -> Path:
+def default_out_dir(config: EvalConfig, mode: PromptMode) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     label = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in config.scorer.split("@")[0])[-40:]
-    return Path("runs") / f"{stamp}-{label}-{config.prompt_mode}"
+    return Path("runs") / f"{stamp}-{label}-{mode.value}"
 
 
 def sample_pairs(pairs: list[PreferencePair], limit: int | None, seed: int) -> list[PreferencePair]:
@@ -137,18 +139,18 @@ def evaluate(config: EvalConfig) -> RunResult:
     pair_set: PairSet = read_pairs(config.data, on_invalid=config.on_invalid)
     pairs = sample_pairs(pair_set.pairs, config.limit, config.seed)
     texts = load_criteria(config.criteria)
-    mode = PromptMode(config.prompt_mode)
+    scorer_class = resolve_scorer(config.scorer.partition(":")[0])
+    mode = PromptMode(config.prompt_mode or scorer_class.default_prompt_mode)
 
     shard = Shard.from_env()  # several ranks under `accelerate launch`: each scores a share
     if shard.active and not config.out:
         raise ValueError("give --out under accelerate launch, so that every rank uses the same run folder")
-    out_dir = Path(config.out) if config.out else default_out_dir(config)
+    out_dir = Path(config.out) if config.out else default_out_dir(config, mode)
     out_dir.mkdir(parents=True, exist_ok=True)
     options = dict(config.scorer_options)
     provided_by_run = {"seed": config.seed, "request_cache": str(out_dir / "cache.sqlite")}
-    accepted = resolve_scorer(config.scorer.partition(":")[0]).options
     for name, value in provided_by_run.items():  # e.g. a judge keeps each raw answer in the run's cache
-        if name in accepted:
+        if name in scorer_class.options:
             options.setdefault(name, value)
     scorer = load_scorer(config.scorer, options)
     cache = ScoreCache(out_dir / "cache.sqlite")

@@ -56,6 +56,9 @@ class Scorer:
     context_fields: ClassVar[frozenset[str]] = frozenset()
     #: Option names the scorer accepts from the command line (`max_length`, `dtype`, ...).
     options: ClassVar[frozenset[str]] = frozenset()
+    #: The criteria prompt mode a run uses when the user names none; `none` suits RMs that were
+    #: not trained with criteria prompts, which is most of them.
+    default_prompt_mode: ClassVar[str] = "none"
 
     @classmethod
     def from_spec(cls, argument: str, options: dict[str, Any]) -> Scorer:

@@ -63,6 +63,7 @@ class LiteScorer(PointwiseScorer):
     """Static-analysis features and per-aspect linear weights; thousands of responses per second on one core."""
 
     context_fields = frozenset({"aspect", "language", "mode"})
+    default_prompt_mode = "aspect"  # each pair is judged by its own aspect's model
 
     def __init__(self, weights: str | None = None) -> None:
         self.weights_path = weights
