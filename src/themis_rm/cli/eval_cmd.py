@@ -51,6 +51,10 @@ def eval_command(
     chat_format: Annotated[str | None, typer.Option(help="[hf] template (default) | plain.", rich_help_panel="hf scorer")] = None,
     head: Annotated[str | None, typer.Option(help="[hf] Reward-head adapter (default: sequence classification).", rich_help_panel="hf scorer")] = None,
     trust_remote_code: Annotated[bool | None, typer.Option("--trust-remote-code", help="[hf] Run the model repository's own code.", rich_help_panel="hf scorer")] = None,
+    attn_implementation: Annotated[str | None, typer.Option(help="[hf] sdpa, eager, flash_attention_2 ... (default: the fastest verified).", rich_help_panel="hf scorer")] = None,
+    layout: Annotated[str | None, typer.Option(help="[hf] auto | packed | padded batches.", rich_help_panel="hf scorer")] = None,
+    padding_side: Annotated[str | None, typer.Option(help="[hf] left | right (padded layout).", rich_help_panel="hf scorer")] = None,
+    revision: Annotated[str | None, typer.Option(help="[hf] Hub revision (branch, tag or commit).", rich_help_panel="hf scorer")] = None,
     # judge: options of the `judge:` scorer
     judge_protocol: Annotated[str | None, typer.Option(help="[judge] rating | yesno | pairwise.", rich_help_panel="judge scorer")] = None,
     temperature: Annotated[float | None, typer.Option(help="[judge] Sampling temperature.", rich_help_panel="judge scorer")] = None,
@@ -69,11 +73,13 @@ def eval_command(
     from themis_rm.evaluation.run import EvalConfig, evaluate
     from themis_rm.evaluation.summary import print_summary
     from themis_rm.scoring.base import ScorerError
+    from themis_rm.scoring.distributed import Shard
 
     scorer_options = {
         "max_length": max_length, "truncation": truncation, "dtype": dtype, "device": device,
         "batch_tokens": batch_tokens, "chat_format": chat_format, "head": head,
-        "trust_remote_code": trust_remote_code, "judge_protocol": judge_protocol, "temperature": temperature,
+        "trust_remote_code": trust_remote_code, "attn_implementation": attn_implementation, "layout": layout,
+        "padding_side": padding_side, "revision": revision, "judge_protocol": judge_protocol, "temperature": temperature,
         "judge_seed": judge_seed, "max_tokens": max_tokens, "samples": samples, "concurrency": concurrency,
         "api_key_env": api_key_env, "timeout": timeout,
     }
@@ -85,7 +91,8 @@ def eval_command(
             scorer_options={k: v for k, v in scorer_options.items() if v is not None},
         )
         result = evaluate(config)
-    print_summary(result.results, result.out_dir)
+    if Shard.from_env().is_main:  # under accelerate launch only rank 0 writes and reports
+        print_summary(result.results, result.out_dir)
 
 
 def register(app: typer.Typer) -> None:

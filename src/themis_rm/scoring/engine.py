@@ -2,8 +2,10 @@
 
 Backends see only requests that still need a score, sorted by their `cost` so that
 neighbours have similar lengths; a backend batches within a chunk as it likes (the `hf`
-scorer packs under a token budget). Each chunk's scores are written to the cache before
-the next starts, which is what makes a killed run resumable.
+scorer packs under a token budget). A backend with a `prefetch(requests)` method is handed
+the next chunk before it scores the current one, so it can tokenise while the device works.
+Each chunk's scores are written to the cache before the next starts, which is what makes a
+killed run resumable.
 
 Under `accelerate launch` (several ranks, see `distributed.Shard`) each rank scores a strided
 share of the pending requests and writes it to the shared cache; then every rank reads the
@@ -110,8 +112,12 @@ class ScoringEngine:
             mine = [k for k in self.shard.take(everything) if k not in results]
 
         with self._progress(len(results) + len(mine), len(results)) as (progress, task):
+            prefetch = getattr(self.scorer, "prefetch", None)  # optional: prepare the next chunk meanwhile
             for start in range(0, len(mine), self.chunk_size):
                 chunk_keys = mine[start : start + self.chunk_size]
+                following = mine[start + self.chunk_size : start + 2 * self.chunk_size]
+                if prefetch is not None and following:
+                    prefetch([unique[k] for k in following])
                 scored = self._score([unique[k] for k in chunk_keys])
                 fresh = dict(zip(chunk_keys, scored))
                 self._store(fresh)
