@@ -19,6 +19,11 @@ COMMAND_MODULES = [
     "themis_rm.cli.report_cmd",
     "themis_rm.cli.compare_cmd",
     "themis_rm.cli.data_cmd",
+    "themis_rm.cli.judge_cmd",
+    "themis_rm.cli.mine_cmd",
+    "themis_rm.cli.train_cmd",
+    "themis_rm.cli.export_cmd",
+    "themis_rm.cli.lite_cmd",
 ]
 
 app = typer.Typer(
