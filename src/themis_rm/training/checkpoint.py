@@ -89,6 +89,7 @@ def save_checkpoint(accelerator, run_dir: Path, state: TrainerState, tokenizer, 
         partial.mkdir(parents=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(partial / "state"))
+    accelerator.wait_for_everyone()  # every rank's RNG state must be on disk before the rename
     if accelerator.is_main_process:
         lm_config.save_pretrained(partial / "backbone")
         tokenizer.save_pretrained(partial / "backbone")
