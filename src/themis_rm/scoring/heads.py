@@ -140,6 +140,21 @@ def _backbone_from(files: ModelFiles, load_kwargs: dict[str, Any]) -> Any:
         return AutoModel.from_pretrained(str(files.directory), **load_kwargs)
 
 
+def _linear(tensors: dict[str, Any], weight_name: str) -> Any:
+    """An fp32 `nn.Linear` from a stored `<name>.weight` and its `<name>.bias`, if there is one."""
+    import torch
+    from torch import nn
+
+    weight = tensors[weight_name].float()
+    bias = tensors.get(weight_name[: -len("weight")] + "bias")
+    linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+        if bias is not None:
+            linear.bias.copy_(bias.float())
+    return linear
+
+
 def _linear_stack(files: ModelFiles, prefix: str, hidden_size: int, device: Any) -> Any:
     """The linear layers stored under `prefix`, in module order, with ReLU between them, float32."""
     import torch
@@ -154,16 +169,10 @@ def _linear_stack(files: ModelFiles, prefix: str, hidden_size: int, device: Any)
     layers: list[nn.Module] = []
     width = hidden_size
     for position, name in enumerate(names):
-        weight = tensors[name].float()
+        weight = tensors[name]
         if weight.ndim != 2 or weight.shape[1] != width:
             raise ScorerError(f"{files.name}: {name} has shape {tuple(weight.shape)}, expected (*, {width})")
-        bias = tensors.get(name[: -len("weight")] + "bias")
-        linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
-        with torch.no_grad():
-            linear.weight.copy_(weight)
-            if bias is not None:
-                linear.bias.copy_(bias.float())
-        layers.append(linear)
+        layers.append(_linear(tensors, name))
         if position < len(names) - 1:
             layers.append(nn.ReLU())
         width = weight.shape[0]
@@ -317,14 +326,7 @@ class GatingHead(RewardHead):
         gate_weights = [n for n in gate_names if n.endswith(".weight")]
         gate: list[nn.Module] = []
         for position, name in enumerate(gate_weights):
-            weight = tensors[name].float()
-            bias = tensors.get(name[: -len("weight")] + "bias")
-            linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
-            with torch.no_grad():
-                linear.weight.copy_(weight)
-                if bias is not None:
-                    linear.bias.copy_(bias.float())
-            gate.append(linear)
+            gate.append(_linear(tensors, name))
             if position < len(gate_weights) - 1:
                 gate.append(nn.ReLU())
         if not gate or gate[-1].out_features != objectives:  # type: ignore[union-attr]
