@@ -9,12 +9,14 @@ config, no hub) and one seeded sample of pairs from the shared benchmark folder:
 * baseline: how the original research harness scores: float32, batches of 8 in dataset order,
   each padded to its longest member, `model(**inputs).logits` (no deduplication, no sorting);
 * themis: `ScoringEngine` + `HFScorer` (unique requests, length-sorted token-budget batches,
-  packed rows where the attention allows it, overlapped transfer), with the dtype asked for.
+  each shared prompt run once and continued from its key/value cache, the last layer only at
+  the read slots, overlapped transfer), with the dtype asked for.
 
 It prints requests/s of each, their ratio, the largest score difference and the share of pairs
 whose preference agrees, and on CUDA the model-FLOPs utilisation (MFU) against a bf16 matmul
 rate measured here. `--json PATH` writes every figure and the command for docs/performance.md.
-Model loading and one warm-up batch are outside the timed regions of both.
+`--steps` also times Themis with its speed-ups added one at a time (`STEPS`), against the same
+baseline. Model loading and one warm-up batch are outside the timed regions of both.
 """
 
 from __future__ import annotations
@@ -147,6 +149,23 @@ def run_themis(folder: Path, requests, options: dict):
             "stats": scorer.stats(), "unique": engine_stats.requests_unique, "scorer": scorer}
 
 
+#: `--steps`: Themis with its speed-ups added one at a time (the full set is the main run)
+STEPS = [
+    ("unique requests, length-sorted padded rows", {"layout": "padded", "last_layer": "full", "cpu_linear": "torch"}),
+    ("+ each shared prompt run once (key/value cache)", {"last_layer": "full", "cpu_linear": "torch"}),
+    ("+ last layer only at the read slots", {"cpu_linear": "torch"}),
+]
+
+
+def run_step(name: str, folder: Path, requests, options: dict) -> dict:
+    timed = run_themis(folder, requests, options)
+    timed.pop("scorer").close()
+    stats = timed["stats"]
+    return {"step": name, "options": options, "seconds": timed["seconds"], "cpu_seconds": timed["cpu_seconds"],
+            "computed_tokens": stats["computed_tokens"], "forward_passes": stats["forward_passes"],
+            "plans": stats["plans"], "scores": timed["scores"]}
+
+
 def measured_bf16_tflops(device: str) -> float | None:
     """The card's dense bf16 matmul rate, measured: the denominator of MFU."""
     import torch
@@ -188,8 +207,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-tokens", type=int, default=None)
     parser.add_argument("--layout", default="auto", choices=["auto", "packed", "padded"])
     parser.add_argument("--attn-implementation", default=None)
+    parser.add_argument("--last-layer", default="auto", choices=["auto", "full"],
+                        help="Themis's last layer: only at the read slots where verified (auto), or in full")
+    parser.add_argument("--cpu-linear", default="auto", choices=["auto", "onednn", "torch"],
+                        help="Themis's float32 linear kernel on CPU (see src/themis_rm/scoring/cpu_linear.py)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where built models are kept")
     parser.add_argument("--skip-baseline", action="store_true", help="time Themis only (e.g. extra variants)")
+    parser.add_argument("--steps", action="store_true",
+                        help="also time Themis with its speed-ups added one at a time (STEPS), same process and baseline")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
     args = parser.parse_args(argv)
@@ -203,7 +228,8 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"no benchmark data at {args.data}")
     folder = args.model or build_bench_model(args.shape, args.cache)
     pairs, requests = sample_requests(args.data, args.pairs, args.seed)
-    options = {"dtype": args.dtype, "device": args.device, "max_length": args.max_length, "layout": args.layout}
+    options = {"dtype": args.dtype, "device": args.device, "max_length": args.max_length, "layout": args.layout,
+               "last_layer": args.last_layer, "cpu_linear": args.cpu_linear}
     if args.batch_tokens:
         options["batch_tokens"] = args.batch_tokens
     if args.attn_implementation:
@@ -226,6 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
             "tokens": stats["tokens"], "computed_tokens": stats["computed_tokens"],
             "tokens_per_s": stats["tokens"] / themis["seconds"], "padding_efficiency": stats["padding_efficiency"],
             "layout": stats["layout"], "plans": stats["plans"], "layout_checks": stats["layout_checks"],
+            "last_layer": stats["last_layer"], "linear_kernel": stats["linear_kernel"],
             "attn_implementation": stats["attn_implementation"], "dtype": stats["dtype"],
             "batch_tokens": stats["batch_tokens"], "forward_passes": stats["forward_passes"],
             "truncated": stats["truncated"], "dropped": stats["dropped"], "model_flops": stats["model_flops"],
@@ -234,6 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if peak_tflops:
         report["themis"]["mfu"] = stats["model_flops"] / themis["seconds"] / (peak_tflops * 1e12)
+    steps = [run_step(name, folder, requests, {**options, **changes}) for name, changes in STEPS] if args.steps else []
     if not args.skip_baseline:
         base = run_baseline(folder, requests, args.device, args.max_length)
         flops = scorer.flops(base["lengths"])
@@ -248,6 +276,14 @@ def main(argv: list[str] | None = None) -> dict:
         report["speedup"] = base["seconds"] / themis["seconds"]
         report["cpu_time_ratio"] = base["cpu_seconds"] / themis["cpu_seconds"]
         report["scores"] = compare(pairs, base["scores"], themis["scores"])
+    for step in steps:
+        if "baseline" in report:
+            step["speedup"] = report["baseline"]["seconds"] / step["seconds"]
+            step["scores"] = compare(pairs, base["scores"], step["scores"])
+        else:
+            del step["scores"]
+    if steps:
+        report["steps"] = steps
     scorer.close()
     print_report(report)
     if args.json:
@@ -265,9 +301,15 @@ def print_report(report: dict) -> None:
         print(f"{name:9s} {block['seconds']:8.2f} s (cpu {block['cpu_seconds']:.1f} s) | "
               f"{block['requests_per_s']:8.1f} req/s | padding efficiency {block['padding_efficiency']:.3f}{mfu}")
     t = report["themis"]
-    print(f"themis: plans {t['plans']} / {t['attn_implementation']} / {t['dtype']}, batch tokens {t['batch_tokens']}, "
+    print(f"themis: plans {t['plans']} / {t['attn_implementation']} / {t['dtype']} / last layer {t['last_layer']} / "
+          f"linear {t['linear_kernel']}, "
+          f"batch tokens {t['batch_tokens']}, "
           f"{t['forward_passes']} forward passes, {t['tokens']:,} tokens ({t['computed_tokens']:,} computed), "
           f"{t['tokens_per_s']:,.0f} tok/s, truncated {t['truncated']}, dropped {t['dropped']}")
+    for step in report.get("steps", []):
+        ratio = f" | {step['speedup']:.2f}x, max |score diff| {step['scores']['max_abs_score_diff']:.2e}" \
+            if "speedup" in step else ""
+        print(f"  step {step['step']:50s} {step['seconds']:8.2f} s (cpu {step['cpu_seconds']:.1f} s){ratio}")
     if "speedup" in report:
         s = report["scores"]
         print(f"speedup (baseline time / themis time): {report['speedup']:.2f}x wall, "

@@ -34,17 +34,20 @@ def reference(tiny_seq_cls):
 
 
 @pytest.mark.parametrize(
-    ("layout", "side", "budget", "packing"),
-    [("packed", "right", 64, None), ("packed", "right", 100_000, None), ("padded", "right", 64, None),
-     ("padded", "left", 300, None), ("padded", "right", 100_000, None), ("auto", "left", 1000, None),
-     ("auto", "right", 500, None), ("packed", "right", 300, "rows"), ("packed", "right", 300, "flat")],
+    ("layout", "side", "budget", "packing", "last_layer"),
+    [("packed", "right", 64, None, "auto"), ("packed", "right", 100_000, None, "auto"),
+     ("packed", "right", 300, None, "full"), ("padded", "right", 64, None, "auto"),
+     ("padded", "left", 300, None, "auto"), ("padded", "right", 100_000, None, "full"),
+     ("auto", "left", 1000, None, "auto"), ("auto", "right", 500, None, "auto"),
+     ("packed", "right", 300, "rows", "auto"), ("packed", "right", 300, "flat", "auto")],
 )
-def test_scores_match_per_sample_reference(tiny_seq_cls, reference, layout, side, budget, packing):
-    """Every batch layout (tree-packed, position-id-packed rows, one flat row, padded left or right,
-    with or without a mask) and every token budget gives the reference's numbers."""
+def test_scores_match_per_sample_reference(tiny_seq_cls, reference, layout, side, budget, packing, last_layer):
+    """Every batch layout (prompts run once and continued from their cache, position-id-packed
+    rows, one flat row, padded left or right, with or without a mask), every token budget, with
+    the last layer in full or only at the read slots, gives the reference's numbers."""
     requests, expected = reference
     scorer = load_scorer(f"hf:{tiny_seq_cls}", {"layout": layout, "padding_side": side, "batch_tokens": budget,
-                                                "dtype": "float32"})
+                                                "dtype": "float32", "last_layer": last_layer})
     if packing:
         scorer.packing = packing  # the layouts flash attention and sliding-window models get, forced on sdpa
     got = [s.value for s in scorer.score(requests)]
@@ -52,24 +55,61 @@ def test_scores_match_per_sample_reference(tiny_seq_cls, reference, layout, side
     stats = scorer.stats()
     assert stats["sequences"] == len(requests) and stats["forward_passes"] >= 1
     assert stats["tokens"] == sum(len(scorer.renderer.encode([r])[0].ids) for r in requests)
+    assert stats["last_layer"] == ("read slots" if last_layer == "auto" else "full")
     plans = set(stats["plans"])
     if layout == "padded":
         assert plans == {"padded"}
     elif layout == "packed":
-        assert plans == {packing or "tree"}
-        if not packing and budget > 1000:
+        assert plans == {packing or "cached"}
+        if not packing:
             assert stats["shared_prefix_tokens"] > 0  # prompts shared by several requests ran once
     if budget == 64:
         assert stats["forward_passes"] > 5  # the budget really splits the work
     assert "unmasked right padding ok" in stats["layout_checks"]
 
 
+def test_llama_family_matches_reference(tmp_path):
+    """The other registered decoder family: cached prompts and the last layer at the read slots."""
+    folder = build_model(tmp_path / "llama", arch="llama", layers=3)
+    requests = requests_for_tests()
+    expected = reference_scores(folder, requests)
+    for layout in ("packed", "padded"):
+        scorer = load_scorer(f"hf:{folder}", {"layout": layout, "batch_tokens": 400, "dtype": "float32"})
+        assert scorer.stats()["last_layer"] == "read slots" and scorer.packing in (None, "cached")
+        got = [s.value for s in scorer.score(requests)]
+        assert max(abs(a - b) for a, b in zip(got, expected)) < TOLERANCE, layout
+
+
+@pytest.mark.parametrize("kernel", ["onednn", "torch"])
+def test_linear_kernels_match_reference(tiny_seq_cls, reference, kernel):
+    """float32 linear layers through oneDNN's packed kernel (or PyTorch's): the reference's numbers."""
+    from themis_rm.scoring.cpu_linear import PackedLinear, available
+
+    if kernel == "onednn" and not available():
+        pytest.skip("this PyTorch has no oneDNN linear operator")
+    requests, expected = reference
+    scorer = load_scorer(f"hf:{tiny_seq_cls}", {"cpu_linear": kernel, "layout": "packed", "batch_tokens": 300})
+    packed = [m for m in scorer.adapter.backbone.modules() if isinstance(m, PackedLinear)]
+    assert scorer.stats()["linear_kernel"] == kernel and bool(packed) == (kernel == "onednn")
+    assert all(not m.original for m in packed)  # the plain weights were released after the check
+    got = [s.value for s in scorer.score(requests)]
+    assert max(abs(a - b) for a, b in zip(got, expected)) < TOLERANCE
+    bf16 = load_scorer(f"hf:{tiny_seq_cls}", {"cpu_linear": kernel, "dtype": "bfloat16"})
+    assert bf16.stats()["linear_kernel"] == "torch"  # only float32 layers are swapped
+
+
 def test_auto_layout_picks_by_cost(tiny_seq_cls, reference):
     requests, _ = reference
     scorer = load_scorer(f"hf:{tiny_seq_cls}", {})
-    assert scorer.packing == "tree" and scorer.causal_padding
+    assert scorer.packing == "cached" and scorer.causal_padding
+    assert "last layer at the read slots ok" in scorer.layout_checks
     scorer.score(requests)
-    assert set(scorer.stats()["plans"]) <= {"padded", "tree", "tree+padded"}
+    assert set(scorer.stats()["plans"]) <= {"padded", "cached"}
+    # long prompts that several responses share: running each prompt once pays
+    prompt = "Write code that does this:\n" + CORPUS[1] * 6
+    shared = [ScoreRequest(None, prompt, code) for code in CORPUS[:6]]
+    scorer.score(shared)
+    assert "cached" in scorer.stats()["plans"]
 
 
 def test_chunking_and_order_do_not_change_scores(tiny_seq_cls, reference):

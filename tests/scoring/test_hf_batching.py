@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from themis_rm.scoring.batching import (
-    Unit,
-    collate_packed,
-    collate_padded,
-    collate_tree,
-    pack_rows,
-    plan_batches,
-    share_prefixes,
-    tree_mask,
-)
+from themis_rm.scoring.batching import collate_packed, collate_padded, pack_rows, plan_batches
+from themis_rm.scoring.prefixes import Unit, collate_continued, collate_prompts, share_prefixes
 
 
 def test_plan_padded_respects_budget_and_sorts_longest_first():
@@ -100,38 +93,53 @@ def test_collate_packed_flat_row():
 
 def test_share_prefixes_finds_the_common_tokens():
     seqs = [[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 9], [1, 2, 7], [8, 8, 8]]
-    units = share_prefixes([10, 11, 12, 13], seqs, keys=["a", "a", "b", "c"], capacity=100, min_shared=2)
+    units = share_prefixes([10, 11, 12, 13], seqs, keys=["a", "a", "b", "c"], limits=[5, 4, 2, 2], min_shared=2)
     shared = next(u for u in units if u.prefix)
     assert shared.prefix == [1, 2, 3, 4] and shared.members == [10, 11]
     assert shared.suffixes == [[5, 6], [9]] and shared.size == 7
     assert [u.members for u in units if not u.prefix] == [[12], [13]]  # other keys: alone
 
 
-def test_share_prefixes_splits_a_group_over_capacity():
-    seqs = [[1, 1, 1, 1, k, k, k] for k in range(2, 7)]
-    units = share_prefixes(list(range(5)), seqs, keys=["p"] * 5, capacity=12, min_shared=2)
-    assert sorted(m for u in units for m in u.members) == list(range(5))
-    assert all(u.prefix == [1, 1, 1, 1] and u.size <= 12 for u in units)
+def test_share_prefixes_stops_before_the_first_read_slot():
+    """Every slot a head reads stays in the remainders, so the prompt pass is read by nobody."""
+    seqs = [[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 7]]
+    (unit,) = share_prefixes([0, 1], seqs, keys=["p", "p"], limits=[5, 3], min_shared=2)
+    assert unit.prefix == [1, 2, 3] and unit.suffixes == [[4, 5, 6], [4, 5, 7]]
+    alone = share_prefixes([0, 1], seqs, keys=["p", "p"], limits=[5, 1], min_shared=2)
+    assert [u.prefix for u in alone] == [[], []]  # too little left to share
 
 
-def test_collate_tree_positions_reads_and_mask():
-    torch = pytest.importorskip("torch")
-    units = [Unit([0, 1], [5, 6, 7], [[8, 9], [10]]), Unit([2], [], [[11, 12]])]
-    batch = collate_tree(units, reads={0: 4, 1: 3, 2: 1}, anchors={0: 2, 1: 2, 2: 0}, pad_id=0)
-    assert batch.input_ids.tolist() == [[5, 6, 7, 8, 9, 10], [11, 12, 0, 0, 0, 0]]
-    assert batch.position_ids.tolist() == [[0, 1, 2, 3, 4, 3], [0, 1, 0, 1, 2, 3]]
+def test_collate_prompts_and_continued_rows():
+    units = [Unit([0, 1], [5, 6, 7], [[8, 9], [10]]), Unit([2], [11, 12], [[13, 14, 15]])]
+    prompts = collate_prompts(units, pad_id=0, mask=False)
+    assert prompts.input_ids.tolist() == [[5, 6, 7], [11, 12, 0]] and prompts.attention_mask is None
+    assert prompts.members.size == 0 and prompts.tokens == 0 and prompts.computed == 5
+    rows = [(1, 2, [13, 14, 15]), (0, 0, [8, 9]), (0, 1, [10])]
+    batch = collate_continued(prompts, [3, 2], rows, reads={0: 4, 1: 3, 2: 4}, anchors={0: 3, 1: 3, 2: 2}, pad_id=0)
+    assert batch.input_ids.tolist() == [[13, 14, 15], [8, 9, 0], [10, 0, 0]]
+    assert batch.position_ids.tolist() == [[2, 3, 4], [3, 4, 5], [3, 4, 5]]  # continuing each prompt
+    assert batch.prompt_rows.tolist() == [1, 0, 0] and batch.prompt_lengths.tolist() == [2, 3, 3]
     flat = batch.input_ids.reshape(-1)
-    assert dict(zip(batch.members.tolist(), flat[batch.read_index].tolist())) == {0: 9, 1: 10, 2: 12}
-    assert dict(zip(batch.members.tolist(), flat[batch.anchor_index].tolist())) == {0: 7, 1: 7, 2: 11}
-    assert batch.tokens == 5 + 4 + 2 and batch.computed == 8
-    assert batch.attention_area == 9 + (4 + 2 * 3 * 2) + (1 + 2 * 3 * 1) + 4
-    mask = tree_mask(torch.as_tensor(batch.units), torch.as_tensor(batch.branches))[:, 0].int().tolist()
-    assert mask[0] == [
-        [1, 0, 0, 0, 0, 0],
-        [1, 1, 0, 0, 0, 0],
-        [1, 1, 1, 0, 0, 0],
-        [1, 1, 1, 1, 0, 0],
-        [1, 1, 1, 1, 1, 0],
-        [1, 1, 1, 0, 0, 1],  # the second remainder sees the prefix and itself, not its sibling
-    ]
-    assert mask[1][2] == [0, 0, 1, 0, 0, 0]  # padding sees only padding, and every row sees something
+    assert dict(zip(batch.members.tolist(), flat[batch.read_index].tolist())) == {2: 15, 0: 9, 1: 10}
+    assert dict(zip(batch.members.tolist(), flat[batch.anchor_index].tolist())) == {2: 13, 0: 8, 1: 10}
+    assert batch.tokens == 5 + 5 + 4 and batch.computed == 6
+    assert batch.attention_area == (9 + 2 * 2 * 3) + (4 + 2 * 3 * 2) + (1 + 2 * 3 * 1)
+    # keys: the 3 cached prompt slots, then the row; a read sees its prompt's real slots and its row so far
+    assert batch.key_spans.tolist() == [[0, 2, 3, 6], [0, 3, 3, 5], [0, 3, 3, 4],  # reads
+                                        [0, 2, 3, 4], [0, 3, 3, 4], [0, 3, 3, 4]]  # anchors
+    with pytest.raises(ValueError, match="not in its remainder"):
+        collate_continued(prompts, [3, 2], rows, reads={0: 1, 1: 3, 2: 4}, anchors=None, pad_id=0)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_key_spans_of_padded_and_packed_rows(side):
+    """A read slot attends to its own sequence up to itself, wherever the sequence sits in its row."""
+    seqs = [[11, 12, 13], [21, 22, 23, 24, 25]]
+    padded = collate_padded([0, 1], seqs, reads=[2, 3], anchors=[0, 1], pad_id=0, side=side)
+    first = [2, 0] if side == "left" else [0, 0]
+    assert padded.key_spans.tolist() == [[first[0], first[0] + 3, 0, 0], [first[1], 4, 0, 0],
+                                         [first[0], first[0] + 1, 0, 0], [first[1], 2, 0, 0]]
+    packed = collate_packed([0, 1], seqs, reads=[2, 3], anchors=None, pad_id=0, capacity=8)
+    assert packed.input_ids.tolist() == [[21, 22, 23, 24, 25, 11, 12, 13]]
+    assert dict(zip(packed.members.tolist(), packed.key_spans.tolist())) == {1: [0, 4, 0, 0], 0: [5, 8, 0, 0]}
+    assert np.array_equal(packed.key_spans[:, 1] - 1, packed.read_index % 8)

@@ -70,6 +70,15 @@ def test_value_head_matches_reference(value_head_models, style, layout):
     assert scorer.adapter.name == "value-head"
     got = [s.value for s in scorer.score(REQUESTS)]
     assert max(abs(a - b) for a, b in zip(got, expected)) < TOLERANCE
+    assert_fast_paths(scorer, layout)
+
+
+def assert_fast_paths(scorer, layout):
+    """The head was read through the last layer at the read slots, and `packed` shared prompts."""
+    stats = scorer.stats()
+    assert stats["last_layer"] == "read slots"
+    assert set(stats["plans"]) == ({"cached"} if layout == "packed" else {"padded"})
+    assert (stats["shared_prefix_tokens"] > 0) == (layout == "packed")
 
 
 def test_special_token_head_matches_reference(tmp_path):
@@ -80,9 +89,10 @@ def test_special_token_head_matches_reference(tmp_path):
     for request in REQUESTS:
         ids = [*chat_ids(tokenizer, request), token_id]
         expected.append(float(hidden_states(model, ids)[-1] @ tensors["v_head.weight"][0]))
-    scorer = load_scorer(f"hf:{folder}", {"head": "special-token:<|reward|>", "batch_tokens": 300})
+    scorer = load_scorer(f"hf:{folder}", {"head": "special-token:<|reward|>", "batch_tokens": 300, "layout": "packed"})
     got = [s.value for s in scorer.score(REQUESTS)]
     assert max(abs(a - b) for a, b in zip(got, expected)) < TOLERANCE
+    assert_fast_paths(scorer, "packed")
     # truncation keeps room for the appended token
     cut = load_scorer(f"hf:{folder}", {"head": "special-token:<|reward|>", "max_length": 40})
     (scored,) = cut.score([ScoreRequest(None, "p", CORPUS[3] * 20)])
@@ -116,6 +126,7 @@ def test_gating_head_matches_reference(tmp_path):
         got = [s.value for s in scorer.score(REQUESTS)]
         assert max(abs(a - b) for a, b in zip(got, expected)) < TOLERANCE, layout
         assert scorer.stats()["objectives"] == 5
+        assert_fast_paths(scorer, layout)  # the gate's anchor is read in the remainder, never in a shared prompt
 
 
 def test_detection_and_registry(tiny_seq_cls, tmp_path):

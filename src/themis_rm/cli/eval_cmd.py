@@ -54,6 +54,8 @@ def eval_command(
     attn_implementation: Annotated[str | None, typer.Option(help="[hf] sdpa, eager, flash_attention_2 ... (default: the fastest verified).", rich_help_panel="hf scorer")] = None,
     layout: Annotated[str | None, typer.Option(help="[hf] auto | packed | padded batches.", rich_help_panel="hf scorer")] = None,
     padding_side: Annotated[str | None, typer.Option(help="[hf] left | right (padded layout).", rich_help_panel="hf scorer")] = None,
+    last_layer: Annotated[str | None, typer.Option(help="[hf] auto (only at the read slots, where verified) | full.", rich_help_panel="hf scorer")] = None,
+    cpu_linear: Annotated[str | None, typer.Option(help="[hf] auto | onednn | torch: float32 linear kernel on CPU.", rich_help_panel="hf scorer")] = None,
     revision: Annotated[str | None, typer.Option(help="[hf] Hub revision (branch, tag or commit).", rich_help_panel="hf scorer")] = None,
     # judge: options of the `judge:` scorer
     judge_protocol: Annotated[str | None, typer.Option(help="[judge] rating | yesno | pairwise.", rich_help_panel="judge scorer")] = None,
@@ -79,7 +81,8 @@ def eval_command(
         "max_length": max_length, "truncation": truncation, "dtype": dtype, "device": device,
         "batch_tokens": batch_tokens, "chat_format": chat_format, "head": head,
         "trust_remote_code": trust_remote_code, "attn_implementation": attn_implementation, "layout": layout,
-        "padding_side": padding_side, "revision": revision, "judge_protocol": judge_protocol, "temperature": temperature,
+        "padding_side": padding_side, "revision": revision, "last_layer": last_layer, "cpu_linear": cpu_linear,
+        "judge_protocol": judge_protocol, "temperature": temperature,
         "judge_seed": judge_seed, "max_tokens": max_tokens, "samples": samples, "concurrency": concurrency,
         "api_key_env": api_key_env, "timeout": timeout,
     }

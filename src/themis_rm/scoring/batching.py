@@ -2,25 +2,24 @@
 
 Pure functions over lists and numpy arrays, so each can be tested without a model.
 
-Three collations give the same scores (the fidelity tests prove it):
+The two collations here, and the two passes of cached prompts in `prefixes.py`, give the same
+scores (the fidelity tests prove it):
 
 | collation | one batch is | attention sees |
 |---|---|---|
-| `collate_padded` | one row per sequence, padded to the longest (left or right) | a padding mask |
+| `collate_padded` | one row per sequence, padded to the longest (left or right) | a padding mask, or none with right padding (causal) |
 | `collate_packed` | rows filled first-fit with whole sequences | position ids that restart at 0 for each sequence; transformers turns them into a block-diagonal causal mask (sdpa, eager) or variable-length kernels (flash attention, one row) |
-| `collate_tree` | rows filled first-fit with units: a token prefix that several sequences share (the prompt of a pair), stored once, followed by each sequence's remainder | an explicit causal mask in which each remainder sees the shared prefix and itself, never its siblings |
 
-Position ids are always passed, so every token gets the position it would have alone; a shared
-prefix is computed once and its keys and values serve every sequence that starts with it, which
-gives the same numbers as computing it for each. The token budget counts slots (tokens plus
-padding), the memory a forward pass needs.
+Position ids are always passed, so every token gets the position it would have alone. The
+token budget counts slots (tokens plus padding), the memory a forward pass needs. Every batch
+also says, for each slot that is read, which key slots it attends to (`key_spans`): that is
+what lets the last layer run at those slots only (`readout.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -30,12 +29,15 @@ PADDING_SIDES = ("right", "left")
 
 @dataclass
 class HostBatch:
-    """A batch in host memory. `members[k]` is the caller's index of the k-th sequence in it;
-    `read_index[k]` (and `anchor_index[k]`) are flat positions into the `rows × width` grid.
+    """One forward pass in host memory. `members[k]` is the caller's index of the k-th sequence
+    in it; `read_index[k]` (and `anchor_index[k]`) are flat slots of the `rows × width` grid.
 
-    `units` and `branches` (rows × width, tree collation only) describe the attention mask:
-    a token sees earlier tokens of its own unit that are in the shared prefix (branch 0) or in
-    its own branch."""
+    `key_spans` has one row per read slot, then one per anchor slot: the key slots it attends
+    to, as two half-open ranges `[a0, a1)` and `[b0, b1)` of its row (keys of a cached prompt
+    come first, then the row's own slots).
+
+    A batch that continues prompts run before (`prefixes.py`) names them: row r continues row
+    `prompt_rows[r]` of `prompts`, whose first `prompt_lengths[r]` slots are real tokens."""
 
     members: np.ndarray
     input_ids: np.ndarray
@@ -46,8 +48,10 @@ class HostBatch:
     lengths: np.ndarray  # of the whole sequences, in `members` order
     computed: int = -1  # tokens actually run (less than `lengths.sum()` when prefixes are shared)
     attention_area: int = -1  # query-key pairs of causal attention, for FLOP counts
-    units: np.ndarray | None = None
-    branches: np.ndarray | None = None
+    key_spans: np.ndarray | None = None
+    prompts: HostBatch | None = None
+    prompt_rows: np.ndarray | None = None
+    prompt_lengths: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.computed < 0:
@@ -65,58 +69,15 @@ class HostBatch:
         return int(self.input_ids.size)
 
 
-@dataclass
-class Unit:
-    """Sequences that start with the same tokens: the prefix once, then each one's remainder."""
-
-    members: list[int]
-    prefix: list[int]
-    suffixes: list[list[int]]
-
-    @property
-    def size(self) -> int:
-        return len(self.prefix) + sum(len(s) for s in self.suffixes)
-
-
-def _common_prefix(sequences: Sequence[Sequence[int]]) -> int:
-    shortest = min(len(s) for s in sequences)
-    stacked = np.asarray([s[:shortest] for s in sequences], dtype=np.int64)
-    differs = (stacked != stacked[0]).any(axis=0)
-    return int(differs.argmax()) if differs.any() else shortest
-
-
-def share_prefixes(
-    members: Sequence[int],
-    sequences: Sequence[Sequence[int]],
-    keys: Sequence[object],
-    capacity: int,
-    min_shared: int = 8,
-) -> list[Unit]:
-    """Group sequences with the same key (e.g. the rendered prompt) into units that store their
-    common token prefix once. The prefix is found on the tokens, so a key only proposes
-    candidates. A unit holds at most `capacity` tokens (unless one sequence alone is longer);
-    a group too big for one unit is split, each part repeating the prefix."""
-    groups: dict[object, list[int]] = {}
-    for position, key in enumerate(keys):
-        groups.setdefault(key, []).append(position)
-    units: list[Unit] = []
-    for positions in groups.values():
-        seqs = [sequences[p] for p in positions]
-        shared = _common_prefix(seqs) if len(seqs) > 1 else 0
-        if shared < min_shared:
-            units.extend(Unit([members[p]], [], [list(sequences[p])]) for p in positions)
-            continue
-        prefix = list(seqs[0][:shared])
-        current = Unit([], prefix, [])
-        for p in sorted(positions, key=lambda q: -len(sequences[q])):
-            rest = list(sequences[p][shared:])
-            if current.suffixes and current.size + len(rest) > capacity:
-                units.append(current)
-                current = Unit([], prefix, [])
-            current.members.append(members[p])
-            current.suffixes.append(rest)
-        units.append(current)
-    return units
+def spans_from(starts: np.ndarray, read_index: np.ndarray, anchor_index: np.ndarray | None, width: int) -> np.ndarray:
+    """Key spans of sequences that lie whole in their rows from `starts` (one per sequence): a
+    read slot attends to its sequence from the start up to itself (the causal rule)."""
+    slots = read_index if anchor_index is None else np.concatenate([read_index, anchor_index])
+    first = np.tile(starts, 1 if anchor_index is None else 2)
+    spans = np.zeros((len(slots), 4), dtype=np.int64)
+    spans[:, 0] = first
+    spans[:, 1] = slots % width + 1
+    return spans
 
 
 def plan_batches(lengths: Sequence[int], budget: int, layout: str = "padded") -> list[list[int]]:
@@ -187,6 +148,7 @@ def collate_padded(
     attention_mask = np.zeros((rows, width), dtype=np.int64)
     read_index = np.empty(rows, dtype=np.int64)
     anchor_index = np.empty(rows, dtype=np.int64) if anchors is not None else None
+    starts = np.empty(rows, dtype=np.int64)  # slot of each sequence's first token in its row
     if not mask and side == "left":
         raise ValueError("left padding needs an attention mask")
     for row, sequence in enumerate(sequences):
@@ -195,6 +157,7 @@ def collate_padded(
         input_ids[row, offset : offset + length] = sequence
         position_ids[row, offset:] = np.arange(width - offset)
         attention_mask[row, offset : offset + length] = 1
+        starts[row] = offset
         read_index[row] = row * width + offset + reads[row]
         if anchor_index is not None:
             anchor_index[row] = row * width + offset + anchors[row]  # type: ignore[index]
@@ -206,6 +169,7 @@ def collate_padded(
         read_index=read_index,
         anchor_index=anchor_index,
         lengths=np.asarray([len(s) for s in sequences], dtype=np.int64),
+        key_spans=spans_from(starts, read_index, anchor_index, width),
     )
 
 
@@ -229,6 +193,7 @@ def collate_packed(
     order = [i for row in rows for i in row]
     read_index = np.empty(len(order), dtype=np.int64)
     anchor_index = np.empty(len(order), dtype=np.int64) if anchors is not None else None
+    starts = np.empty(len(order), dtype=np.int64)
     out = 0
     for row_number, row in enumerate(rows):
         offset = 0
@@ -237,6 +202,7 @@ def collate_packed(
             input_ids[row_number, offset : offset + length] = sequences[i]
             position_ids[row_number, offset : offset + length] = np.arange(length)
             base = row_number * width + offset
+            starts[out] = offset
             read_index[out] = base + reads[i]
             if anchor_index is not None:
                 anchor_index[out] = base + anchors[i]  # type: ignore[index]
@@ -251,82 +217,9 @@ def collate_packed(
         read_index=read_index,
         anchor_index=anchor_index,
         lengths=np.asarray([lengths[i] for i in order], dtype=np.int64),
+        key_spans=spans_from(starts, read_index, anchor_index, width),
     )
 
 
-def collate_tree(units: Sequence[Unit], reads: dict[int, int], anchors: dict[int, int] | None,
-                 pad_id: int, capacity: int | None = None) -> HostBatch:
-    """Units packed first-fit into rows of `capacity` tokens (default: the largest unit).
-    `reads`/`anchors` map a member to a position in its whole sequence."""
-    sizes = [u.size for u in units]
-    capacity = max(capacity or 0, max(sizes))
-    rows = pack_rows(sizes, capacity)
-    width = max(sum(sizes[i] for i in row) for row in rows)
-    shape = (len(rows), width)
-    input_ids = np.full(shape, pad_id, dtype=np.int64)
-    position_ids = np.zeros(shape, dtype=np.int64)
-    unit_ids = np.full(shape, -1, dtype=np.int64)
-    branches = np.zeros(shape, dtype=np.int64)
-    members: list[int] = []
-    lengths: list[int] = []
-    read_index: list[int] = []
-    anchor_index: list[int] = []
-    area = 0
-    for row_number, row in enumerate(rows):
-        offset = 0
-        for unit_number in row:
-            unit = units[unit_number]
-            shared = len(unit.prefix)
-            base = row_number * width
-            input_ids[row_number, offset : offset + shared] = unit.prefix
-            position_ids[row_number, offset : offset + shared] = np.arange(shared)
-            unit_ids[row_number, offset : offset + unit.size] = unit_number
-            area += shared * shared
-            prefix_at = offset
-            offset += shared
-            for branch, (member, rest) in enumerate(zip(unit.members, unit.suffixes), start=1):
-                input_ids[row_number, offset : offset + len(rest)] = rest
-                position_ids[row_number, offset : offset + len(rest)] = np.arange(shared, shared + len(rest))
-                branches[row_number, offset : offset + len(rest)] = branch
-                area += len(rest) ** 2 + 2 * shared * len(rest)
-                members.append(member)
-                lengths.append(shared + len(rest))
-                # a position in the whole sequence → the slot that holds it (prefix or own remainder)
-                for position, out in ((reads[member], read_index),
-                                      *(((anchors[member], anchor_index),) if anchors is not None else ())):
-                    out.append(base + (prefix_at + position if position < shared else offset + position - shared))
-                offset += len(rest)
-        # the padded tail: a unit of its own per row, so no real token sees it and no row is empty
-        unit_ids[row_number, offset:] = len(units) + row_number
-        position_ids[row_number, offset:] = np.arange(width - offset)
-    return HostBatch(
-        members=np.asarray(members, dtype=np.int64),
-        input_ids=input_ids,
-        position_ids=position_ids,
-        attention_mask=None,
-        read_index=np.asarray(read_index, dtype=np.int64),
-        anchor_index=np.asarray(anchor_index, dtype=np.int64) if anchors is not None else None,
-        lengths=np.asarray(lengths, dtype=np.int64),
-        computed=int(sum(sizes)),
-        attention_area=int(area),
-        units=unit_ids,
-        branches=branches,
-    )
-
-
-def tree_mask(units: Any, branches: Any) -> Any:
-    """The boolean (rows, 1, width, width) mask of a tree batch (torch tensors in, torch out):
-    same unit, causal, and the key is in the shared prefix or in the query's own branch."""
-    import torch
-
-    width = units.shape[-1]
-    causal = torch.ones(width, width, dtype=torch.bool, device=units.device).tril()
-    same_unit = units[:, :, None] == units[:, None, :]
-    visible_branch = (branches[:, None, :] == 0) | (branches[:, :, None] == branches[:, None, :])
-    return (same_unit & visible_branch & causal)[:, None]
-
-
-__all__ = [
-    "LAYOUTS", "PADDING_SIDES", "HostBatch", "Unit", "collate_packed", "collate_padded", "collate_tree",
-    "pack_rows", "plan_batches", "share_prefixes", "tree_mask",
-]
+__all__ = ["LAYOUTS", "PADDING_SIDES", "HostBatch", "collate_packed", "collate_padded", "pack_rows", "plan_batches",
+           "spans_from"]

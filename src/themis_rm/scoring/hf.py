@@ -6,10 +6,13 @@ The recipe for each engine chunk (the next chunk is prepared in a worker meanwhi
 every request with the tokenizer's chat template and tokenise it whole (`render.py`); cut or
 drop what exceeds `--max-length` and count it; group the sequences longest first under a
 token budget, as the cheapest of the layouts that were verified at load time to give the
-same hidden states as single sequences: padded, packed, or packed with each shared prompt
-computed once (`planner.py`, `batching.py`); feed the batches to the device one ahead of the
-model (`transfer.py`); read each sequence's hidden state at the token its head adapter names
-(`heads.py`) and apply the head in float32.
+same hidden states as single sequences (`verify.py`): padded, packed, or with each shared
+prompt run once and continued from its key/value cache (`planner.py`, `batching.py`,
+`prefixes.py`); feed the
+batches to the device one ahead of the model (`transfer.py`); run them, the last layer only at
+the slots that are read when the model's family allows it (`forward.py`, `readout.py`); read
+each sequence's hidden state at the token its head adapter names (`heads.py`) and apply the
+head in float32.
 
 Defaults that differ from transformers: `dtype=auto` means float32 on CPU and the checkpoint's
 half precision (bfloat16 for float32 checkpoints) on CUDA; the score head always runs in
@@ -27,16 +30,7 @@ from typing import Any, ClassVar
 
 from themis_rm.schema import ScoreRequest
 from themis_rm.scoring.base import PointwiseScorer, Scored, ScorerError, register_scorer
-from themis_rm.scoring.batching import (
-    LAYOUTS,
-    PADDING_SIDES,
-    HostBatch,
-    collate_packed,
-    collate_padded,
-    collate_tree,
-    share_prefixes,
-    tree_mask,
-)
+from themis_rm.scoring.batching import LAYOUTS, PADDING_SIDES, HostBatch
 from themis_rm.scoring.distributed import Shard
 from themis_rm.scoring.heads import RewardHead, detect_head, resolve_head
 from themis_rm.scoring.loading import (
@@ -50,20 +44,28 @@ from themis_rm.scoring.loading import (
 )
 from themis_rm.scoring.planner import Capabilities, Plan, plan_chunk
 from themis_rm.scoring.render import ChatRenderer, Encoded
+from themis_rm.scoring.verify import configure
 
 DEFAULT_BATCH_TOKENS = {"cpu": 2048, "cuda": 65536}
-PROBE_TEXTS = ("def probe(values):\n    return sorted(values)\n", "for item in range(3):\n    print(item)\n")
+#: What a forward pass costs beyond its arithmetic, in tokens of the model's matrix work (the
+#: planner weighs it against padding): Python and kernel launches per layer. CPU: about 2 ms per
+#: pass for the benchmark's 4-layer model (docs/performance.md); CUDA: a rough guess, not measured.
+PASS_OVERHEAD_TOKENS = {"cpu": 32, "cuda": 2048}
+LAST_LAYER_MODES = ("auto", "full")
+CPU_LINEAR_MODES = ("auto", "onednn", "torch")
 
 
 @register_scorer("hf")
 class HFScorer(PointwiseScorer):
     """A transformers reward model. Options are the `themis eval` hf flags, in snake case, plus
-    `layout` (auto | packed | padded), `padding_side`, `attn_implementation` and `revision`
-    for the Python API."""
+    `layout` (auto | packed | padded), `padding_side`, `attn_implementation`, `revision`,
+    `last_layer` (auto: only at the read slots where verified | full) and `cpu_linear` (auto |
+    onednn | torch, see `cpu_linear.py`) for the Python API."""
 
     options: ClassVar[frozenset[str]] = frozenset({
         "max_length", "truncation", "dtype", "device", "batch_tokens", "chat_format", "head",
-        "trust_remote_code", "layout", "padding_side", "attn_implementation", "revision",
+        "trust_remote_code", "layout", "padding_side", "attn_implementation", "revision", "last_layer",
+        "cpu_linear",
     })
     preferred_chunk_size: ClassVar[int] = 1024
 
@@ -88,6 +90,8 @@ class HFScorer(PointwiseScorer):
         padding_side: str = "right",
         attn_implementation: str | None = None,
         revision: str | None = None,
+        last_layer: str = "auto",
+        cpu_linear: str = "auto",
     ) -> None:
         require_extras()
         import torch
@@ -95,6 +99,10 @@ class HFScorer(PointwiseScorer):
 
         if layout not in ("auto", *LAYOUTS):
             raise ScorerError(f"layout must be auto, packed or padded, got {layout!r}")
+        if last_layer not in LAST_LAYER_MODES:
+            raise ScorerError(f"last_layer must be auto or full, got {last_layer!r}")
+        if cpu_linear not in CPU_LINEAR_MODES:
+            raise ScorerError(f"cpu_linear must be one of {', '.join(CPU_LINEAR_MODES)}, got {cpu_linear!r}")
         if padding_side not in PADDING_SIDES:
             raise ScorerError(f"padding_side must be left or right, got {padding_side!r}")
         if batch_tokens is not None and batch_tokens < 1:
@@ -130,12 +138,15 @@ class HFScorer(PointwiseScorer):
         self.layout = layout
         self.packing: str | None = None
         self.causal_padding = False
-        self.layout_checks = self._verify_layouts(layout)
+        self.readout: Any = None  # a ReadoutLayer once verified
+        self.linear_kernel = "torch"
+        self.runner = self.make_runner(None)
+        self._flops_per_token = 2 * self._matmul_parameters()  # before the linear layers may be packed
+        self._attention_width = self._attention_flops_width()
+        self.layout_checks = configure(self, layout, last_layer, cpu_linear)
         self._feeder: Any = None
         self._preparer: Any = None
         self._prefetched: tuple[list[ScoreRequest], Any] | None = None
-        self._flops_per_token = 2 * self._matmul_parameters()
-        self._attention_width = self._attention_flops_width()
         self._counters: dict[str, Any] = {
             "sequences": 0, "tokens": 0, "computed_tokens": 0, "slots": 0, "forward_passes": 0,
             "forward_seconds": 0.0,
@@ -180,63 +191,10 @@ class HFScorer(PointwiseScorer):
         head_dim = int(getattr(text, "head_dim", 0) or (text.hidden_size // heads if heads else 0))
         return int(getattr(text, "num_hidden_layers", 0) or 0) * heads * head_dim
 
-    def _verify_layouts(self, requested: str) -> str:
-        """Check on short sequences which layouts give the same hidden states as running each
-        sequence alone; only those are used. Returns a sentence for the manifest."""
-        notes = []
-        self.causal_padding, detail = self._agrees(lambda seqs, reads: self._collate_probe("unmasked", seqs, reads))
-        notes.append(f"unmasked right padding {'ok' if self.causal_padding else 'not used'} ({detail})")
-        if requested == "padded":
-            return "; ".join(notes)
-        kind = "flat" if self.attn_implementation.startswith("flash") else "tree"
-        if kind == "tree" and self._sliding_window():
-            kind = "rows"  # an explicit mask would override the sliding window
-        works, detail = self._agrees(lambda seqs, reads: self._collate_probe(kind, seqs, reads))
-        notes.append(f"{kind} packing {'ok' if works else 'not used'} ({detail})")
-        if works:
-            self.packing = kind
-        elif requested == "packed":
-            raise ScorerError(f"packed batches do not work with {self.model_name} ({self.attn_implementation}): "
-                              f"{detail}")
-        return "; ".join(notes)
+    def make_runner(self, readout: Any) -> Any:
+        from themis_rm.scoring.forward import BatchRunner
 
-    def _sliding_window(self) -> bool:
-        config = self.adapter.backbone.config
-        text = config.get_text_config() if hasattr(config, "get_text_config") else config
-        layer_types = getattr(text, "layer_types", None)
-        if layer_types:
-            return any("sliding" in str(t) for t in layer_types)
-        return bool(getattr(text, "sliding_window", None)) and getattr(text, "use_sliding_window", True) is not False
-
-    def _collate_probe(self, kind: str, seqs: list[list[int]], reads: list[int]) -> HostBatch:
-        members = list(range(len(seqs)))
-        if kind == "unmasked":
-            return collate_padded(members, seqs, reads, None, self.pad_id, "right", mask=False)
-        if kind == "tree":
-            units = share_prefixes(members, seqs, ["same", "same", "other"], capacity=10**6, min_shared=4)
-            return collate_tree(units, dict(enumerate(reads)), None, self.pad_id)
-        return collate_packed(members, seqs, reads, None, self.pad_id,
-                              sum(len(s) for s in seqs) if kind == "flat" else None)
-
-    def _agrees(self, collate: Any) -> tuple[bool, str]:
-        """Hidden states at the last tokens of three short sequences (two share a prefix), batched
-        by `collate`, against each sequence alone."""
-        torch = self.torch
-        first, second = (self.tokenizer(t, add_special_tokens=False)["input_ids"][:24] for t in PROBE_TEXTS)
-        sequences = [first, first[:12] + second[:10], second[:17]]
-        reads = [len(s) - 1 for s in sequences]
-        try:
-            with torch.inference_mode():
-                alone = torch.cat([self._hidden(collate_padded([0], [s], [r], None, self.pad_id))
-                                   for s, r in zip(sequences, reads)])
-                batch = collate(sequences, reads)
-                together = self._hidden(batch)
-        except Exception as err:  # an attention implementation that refuses the layout
-            return False, f"{type(err).__name__}: {err}"
-        together = together[torch.as_tensor(batch.members.argsort(), device=together.device)]
-        error = float((together - alone).norm() / alone.norm().clamp_min(1e-12))
-        tolerance = 1e-4 if self.dtype == "float32" else 3e-2
-        return error <= tolerance, f"relative difference {error:.1e}"
+        return BatchRunner(self.adapter.backbone, self.attn_implementation, self.dtype, readout)
 
     # -- scoring --------------------------------------------------------------------------
 
@@ -302,7 +260,6 @@ class HFScorer(PointwiseScorer):
             with torch.inference_mode():
                 for batch in self._feeder.feed(plan.batches, plan.prepare):
                     outputs.append((batch.host.members, self._forward(batch)))
-                    self._count_batch(batch.host)
                 members = [int(m) for host_members, _ in outputs for m in host_members]
                 scores = torch.cat([s for _, s in outputs]).float().cpu().tolist()  # one sync per chunk
             self._counters["forward_seconds"] += time.perf_counter() - started
@@ -311,8 +268,9 @@ class HFScorer(PointwiseScorer):
         return [self._scored(value, e) for value, e in zip(values, encoded)]
 
     def _capabilities(self) -> Capabilities:
+        overhead = PASS_OVERHEAD_TOKENS.get(self.torch.device(self.device).type, 256) * self._flops_per_token
         return Capabilities(self.packing, self.causal_padding, self.padding_side, self.pad_id,
-                            float(self._flops_per_token), self._attention_width)
+                            float(self._flops_per_token), self._attention_width, float(overhead))
 
     def _scored(self, value: float, encoded: Encoded) -> Scored:
         if encoded.dropped:
@@ -326,42 +284,29 @@ class HFScorer(PointwiseScorer):
             return Scored(value, {"flags": {"truncated": True}, "tokens": encoded.original_length})
         return Scored(value)
 
-    def _hidden(self, host: HostBatch) -> Any:
-        """Used by the packing probe: hidden states at the read positions, float32."""
-        from themis_rm.scoring.transfer import DeviceFeeder
-
-        batch = next(iter(DeviceFeeder(self.device).feed([host], lambda h: h)))
-        return self._gather(batch)[0]
-
-    def _gather(self, batch: Any) -> tuple[Any, Any]:
-        mask = batch.attention_mask
-        if batch.units is not None:
-            mask = tree_mask(batch.units, batch.branches)
-            if self.attn_implementation == "eager":  # eager adds the mask to the scores
-                dtype = getattr(self.torch, self.dtype)
-                mask = self.torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(
-                    ~mask, self.torch.finfo(dtype).min)
-        output = self.adapter.backbone(
-            input_ids=batch.input_ids, attention_mask=mask, position_ids=batch.position_ids, use_cache=False,
-        )
-        hidden = output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0]
-        flat = hidden.reshape(-1, hidden.shape[-1])
-        read = flat.index_select(0, batch.read_index).float()
-        anchor = flat.index_select(0, batch.anchor_index).float() if batch.anchor_index is not None else None
-        return read, anchor
-
     def _forward(self, batch: Any) -> Any:
-        read, anchor = self._gather(batch)
+        read, anchor = self.runner.hidden(batch)
+        for ran in self.runner.ran:
+            self._count_pass(ran)
         return self.adapter.score(read, anchor)
 
-    def _count_batch(self, host: HostBatch) -> None:
+    def _count_pass(self, host: HostBatch) -> None:
+        """Count a forward pass; FLOPs as run: with the last layer at the read slots only, the
+        other slots skip all of it but the key and value projections, and its attention."""
         counters = self._counters
         counters["sequences"] += len(host.members)
         counters["tokens"] += host.tokens
         counters["computed_tokens"] += host.computed
         counters["slots"] += host.slots
         counters["forward_passes"] += 1
-        counters["model_flops"] += self._flops_per_token * host.computed + 2 * self._attention_width * host.attention_area
+        flops = self._flops_per_token * host.computed + 2 * self._attention_width * host.attention_area
+        if self.readout is not None:
+            layers = len(self.adapter.backbone.layers)
+            skipped = host.computed - len(host.read_index) - (len(host.anchor_index) if host.anchor_index is not None
+                                                              else 0)
+            flops -= 2 * self.readout.skipped_parameters * skipped
+            flops -= 2 * self._attention_width / layers * host.attention_area
+        counters["model_flops"] += flops
 
     def flops(self, lengths: Sequence[int]) -> float:
         """Model FLOPs to score sequences of these lengths alone: 2 per matmul weight per token,
@@ -380,7 +325,9 @@ class HFScorer(PointwiseScorer):
             "layout": self.layout, "layout_checks": self.layout_checks, "plans": dict(counters["plans"]),
             "padding_side": self.padding_side,
             "batch_tokens": self.batch_tokens, "world_size": self.shard.world, "rank": self.shard.rank,
-            "packing": self.packing, "sequences": counters["sequences"], "tokens": counters["tokens"],
+            "packing": self.packing, "last_layer": "read slots" if self.readout is not None else "full",
+            "linear_kernel": self.linear_kernel,
+            "sequences": counters["sequences"], "tokens": counters["tokens"],
             "computed_tokens": counters["computed_tokens"],
             "shared_prefix_tokens": counters["tokens"] - counters["computed_tokens"], "padded_tokens": slots,
             "padding_efficiency": round(counters["computed_tokens"] / slots, 4) if slots else None,

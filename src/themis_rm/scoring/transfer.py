@@ -24,13 +24,16 @@ class DeviceBatch:
     attention_mask: Any | None
     read_index: Any
     anchor_index: Any | None
-    units: Any | None = None
-    branches: Any | None = None
+    key_spans: Any | None = None
+    prompt_rows: Any | None = None
+    prompt_lengths: Any | None = None
+    prompts: DeviceBatch | None = None  # the prompt pass this batch continues
     ready: Any | None = None  # a CUDA event the compute stream waits on
 
     def tensors(self) -> list[Any]:
-        return [t for t in (self.input_ids, self.position_ids, self.attention_mask, self.read_index,
-                            self.anchor_index, self.units, self.branches) if t is not None]
+        own = [t for t in (self.input_ids, self.position_ids, self.attention_mask, self.read_index,
+                           self.anchor_index, self.key_spans, self.prompt_rows, self.prompt_lengths) if t is not None]
+        return own + (self.prompts.tensors() if self.prompts is not None else [])
 
 
 class DeviceFeeder:
@@ -55,15 +58,16 @@ class DeviceFeeder:
                 return tensor if self.device.type == "cpu" else tensor.to(self.device)
             return tensor.pin_memory().to(self.device, non_blocking=True)
 
-        def build() -> DeviceBatch:
+        def build(host: HostBatch) -> DeviceBatch:
             return DeviceBatch(host, move(host.input_ids), move(host.position_ids), move(host.attention_mask),
-                               move(host.read_index), move(host.anchor_index), move(host.units),
-                               move(host.branches))
+                               move(host.read_index), move(host.anchor_index), move(host.key_spans),
+                               move(host.prompt_rows), move(host.prompt_lengths),
+                               build(host.prompts) if host.prompts is not None else None)
 
         if not self.cuda:
-            return build()
+            return build(host)
         with torch.cuda.stream(self.stream):
-            batch = build()
+            batch = build(host)
             batch.ready = torch.cuda.Event()
             batch.ready.record(self.stream)
         return batch
