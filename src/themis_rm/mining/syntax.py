@@ -7,25 +7,13 @@ Grammars load lazily, once per process; a language whose grammar package is miss
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from functools import cache
 from typing import Any
 
+from themis_rm.grammars import parser
 from themis_rm.schema import Language
-
-_GRAMMARS = {
-    Language.C: "tree_sitter_c",
-    Language.CPP: "tree_sitter_cpp",
-    Language.CSHARP: "tree_sitter_c_sharp",
-    Language.GO: "tree_sitter_go",
-    Language.JAVA: "tree_sitter_java",
-    Language.JAVASCRIPT: "tree_sitter_javascript",
-    Language.PYTHON: "tree_sitter_python",
-    Language.RUBY: "tree_sitter_ruby",
-}
 
 FUNCTIONS: dict[Language, frozenset[str]] = {
     Language.C: frozenset({"function_definition"}),
@@ -64,15 +52,12 @@ _IDENTIFIERS = frozenset({"identifier", "field_identifier", "qualified_identifie
 Node = Any  # tree_sitter.Node; kept loose so that this module imports without the grammar packages
 
 
-@cache
 def parser_for(language: Language) -> Any | None:
+    """The language's parser, or None when its grammar wheel is missing (windows fall back to lines)."""
     try:
-        import tree_sitter
-
-        module = importlib.import_module(_GRAMMARS[language])
+        return parser(language)
     except ImportError:
         return None
-    return tree_sitter.Parser(tree_sitter.Language(module.language()))
 
 
 def parse(language: Language, text: str) -> Node | None:

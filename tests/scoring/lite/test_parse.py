@@ -3,10 +3,10 @@
 import pytest
 import tree_sitter
 
+from themis_rm.grammars import grammar
 from themis_rm.schema import Language
 from themis_rm.scoring.lite.parse import (
     MAX_CODE_BYTES,
-    grammar,
     guess_language,
     resolve_language,
     strip_fences,

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from themis_rm.grammars import grammar, parser
 from themis_rm.schema import Language
-from themis_rm.scoring.lite.parse import Code, grammar, parser
+from themis_rm.scoring.lite.parse import Code
 from themis_rm.scoring.lite.rules import (
     CATEGORIES,
     LOOP_ONLY,

@@ -11,27 +11,13 @@ each is imported on first use and its parser kept for the process.
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
 
 from themis_rm.schema import Language
 
 #: Responses longer than this are cut before parsing; the scorer flags them `truncated`.
 MAX_CODE_BYTES = 200_000
-
-_GRAMMAR_MODULES: dict[Language, tuple[str, str]] = {
-    Language.C: ("tree_sitter_c", "language"),
-    Language.CSHARP: ("tree_sitter_c_sharp", "language"),
-    Language.CPP: ("tree_sitter_cpp", "language"),
-    Language.GO: ("tree_sitter_go", "language"),
-    Language.JAVA: ("tree_sitter_java", "language"),
-    Language.JAVASCRIPT: ("tree_sitter_javascript", "language"),
-    Language.PYTHON: ("tree_sitter_python", "language"),
-    Language.RUBY: ("tree_sitter_ruby", "language"),
-}
 
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n]*\n", re.MULTILINE)
 
@@ -149,18 +135,3 @@ def resolve_language(declared: Language | None, code: Code) -> tuple[Language | 
     return None, "none"
 
 
-@cache
-def grammar(language: Language) -> Any:
-    """The tree-sitter `Language` object of a grammar wheel."""
-    import tree_sitter
-
-    module_name, attribute = _GRAMMAR_MODULES[language]
-    module = importlib.import_module(module_name)
-    return tree_sitter.Language(getattr(module, attribute)())
-
-
-@cache
-def parser(language: Language) -> Any:
-    import tree_sitter
-
-    return tree_sitter.Parser(grammar(language))
