@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -24,12 +23,6 @@ def test_shard_from_env_and_take():
         Shard.from_env({"RANK": "2", "WORLD_SIZE": "2"})
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_two_ranks_score_disjoint_shares_and_merge(tmp_path, tiny_seq_cls):
     import pandas as pd
 
@@ -41,16 +34,12 @@ def test_two_ranks_score_disjoint_shares_and_merge(tmp_path, tiny_seq_cls):
     write_pairs(data, requests)
     command = ["eval", "--data", data, "--scorer", f"hf:{tiny_seq_cls}", "--no-progress", "--chunk-size", "3",
                "--resamples", "20", "--dtype", "float32", "--out", tmp_path / "parallel"]
-    port = str(_free_port())
-    ranks = []
-    for rank in range(2):
-        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
-                   MASTER_PORT=port, OMP_NUM_THREADS="1")
-        ranks.append(subprocess.Popen([sys.executable, "-m", "themis_rm", *map(str, command)], env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    outputs = [p.communicate(timeout=300) for p in ranks]
-    for process, (_, stderr) in zip(ranks, outputs):
-        assert process.returncode == 0, stderr
+    # torchrun is what `accelerate launch` runs underneath: it ends the group if a rank fails
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    done = subprocess.run([*launcher, "-m", "themis_rm", *map(str, command)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
     merged = pd.read_parquet(tmp_path / "parallel" / "scores.parquet")
     expected = dict(zip((r.response for r in requests), reference_scores(tiny_seq_cls, requests)))
     rows = {json.loads(line)["id"]: json.loads(line) for line in data.read_text().splitlines()}

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from themis_rm.scoring.base import Scored
 
 _BATCH = 500  # SQLite's host-parameter limit is 999 on old builds
+_BUSY_TIMEOUT_S = 60.0  # how long a write waits for another rank's write to finish
+_OPEN_ATTEMPTS = 20
 
 
 class ScoreCache:
@@ -22,11 +25,18 @@ class ScoreCache:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path))
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, value REAL, detail TEXT)")
-        self._db.commit()
+        self._db = sqlite3.connect(str(self.path), timeout=_BUSY_TIMEOUT_S)
+        for attempt in range(_OPEN_ATTEMPTS):  # data-parallel ranks open the same file at the same moment
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, value REAL, detail TEXT)")
+                self._db.commit()
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == _OPEN_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Scored]:
         keys = list(keys)

@@ -3,14 +3,17 @@
 Data-parallel scoring needs no collective operations: every rank scores a strided share of the
 unique requests (the list is length-sorted, so shares are balanced) and writes its scores to
 the run's one cache file; the main rank then reads the other ranks' scores back from that
-file. A crashed rank is the launcher's to report: it ends the whole group.
+file, and their counters from the launcher's key-value store. A crashed rank is the launcher's
+to report: it ends the whole group.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -47,13 +50,13 @@ class Shard:
 
 
 
+def gather_stats(shard: Shard, stats: dict[str, Any], timeout_s: float = 600.0) -> list[dict[str, Any]]:
+    """Every rank's counters, in rank order, for the main rank's manifest (other ranks get their own).
 
-def gather_stats(shard: Shard, stats: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every rank's counters, in rank order (on every rank), for the run manifest.
-
-    Uses torch.distributed (a gloo group from the launcher's MASTER_ADDR / MASTER_PORT, or the
-    group the caller already set up). Without a launcher's rendezvous only this rank's counters
-    are known, and that is what is returned.
+    The counters travel through the launcher's key-value store (MASTER_ADDR / MASTER_PORT, or the
+    agent's store under torchrun): a few small JSON values need no process group, and so no
+    connections between the ranks beyond the one each already has to the store. Without a
+    launcher's rendezvous only this rank's counters are known, and that is what is returned.
     """
     if not shard.active:
         return [stats]
@@ -61,18 +64,21 @@ def gather_stats(shard: Shard, stats: dict[str, Any]) -> list[dict[str, Any]]:
         import torch.distributed as dist
     except ImportError:
         return [stats]
-    if not dist.is_available() or not (dist.is_initialized() or "MASTER_ADDR" in os.environ):
+    if not dist.is_available():
         return [stats]
-    created = not dist.is_initialized()
-    if created:
-        dist.init_process_group("gloo", rank=shard.rank, world_size=shard.world)
-    try:
+    if dist.is_initialized():  # the caller already has a group: use it
         gathered: list[Any] = [None] * shard.world
         dist.all_gather_object(gathered, stats)
         return gathered
-    finally:
-        if created:
-            dist.destroy_process_group()
+    if "MASTER_ADDR" not in os.environ:
+        return [stats]
+    base_store, _, _ = next(dist.rendezvous("env://", rank=shard.rank, world_size=shard.world,
+                                            timeout=timedelta(seconds=timeout_s)))
+    store = dist.PrefixStore("themis-eval-stats/", base_store)
+    store.set(str(shard.rank), json.dumps(stats, default=str))
+    if not shard.is_main:  # only the main rank writes the manifest
+        return [stats]
+    return [json.loads(store.get(str(rank))) for rank in range(shard.world)]
 
 
 __all__ = ["Shard", "gather_stats"]
