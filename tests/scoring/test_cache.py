@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-import multiprocessing
+import subprocess
+import sys
+import time
 
 from themis_rm.scoring.base import Scored
 from themis_rm.scoring.cache import ScoreCache
@@ -21,26 +23,32 @@ def test_round_trip_keeps_nan_and_detail(tmp_path):
     again.close()
 
 
-def _open_and_write(args: tuple[str, int]) -> str | None:
-    path, rank = args
-    try:
-        cache = ScoreCache(path)
-        cache.put_many({f"{rank}-{i}": Scored(float(i)) for i in range(50)})
-        cache.close()
-    except Exception as error:  # reported back to the test, which shows it
-        return repr(error)
-    return None
+# Each rank waits for the go file, then opens the cache and writes 50 scores.
+_RANK = """
+import os, sys, time
+from themis_rm.scoring.base import Scored
+from themis_rm.scoring.cache import ScoreCache
+path, rank, go = sys.argv[1], sys.argv[2], sys.argv[3]
+while not os.path.exists(go):
+    time.sleep(0.001)
+cache = ScoreCache(path)
+cache.put_many({f"{rank}-{i}": Scored(float(i)) for i in range(50)})
+cache.close()
+"""
 
 
 def test_ranks_opening_a_new_file_together_all_succeed(tmp_path):
     # Without retries, SQLite refuses about one open in twenty here with "database is locked"
     # (switching a new file to WAL while another connection does the same).
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(4) as pool:
-        for trial in range(15):
-            path = str(tmp_path / f"cache-{trial}.sqlite")
-            errors = [e for e in pool.map(_open_and_write, [(path, r) for r in range(4)]) if e]
-            assert not errors, errors
-            cache = ScoreCache(path)
-            assert len(cache) == 200
-            cache.close()
+    for trial in range(10):
+        path, go = tmp_path / f"cache-{trial}.sqlite", tmp_path / f"go-{trial}"
+        ranks = [subprocess.Popen([sys.executable, "-c", _RANK, str(path), str(rank), str(go)],
+                                  stderr=subprocess.PIPE, text=True) for rank in range(4)]
+        time.sleep(0.5)  # every rank imported and waiting
+        go.touch()
+        for process in ranks:
+            _, stderr = process.communicate(timeout=120)
+            assert process.returncode == 0, stderr[-2000:]
+        cache = ScoreCache(path)
+        assert len(cache) == 200
+        cache.close()

@@ -106,3 +106,51 @@ def test_a_scorer_returning_the_wrong_count_is_an_error():
 
     with pytest.raises(RuntimeError, match="returned 0 scores for 1 requests"):
         ScoringEngine(Broken(), show_progress=False).run([ScoreRequest(None, "p", "x")])
+
+
+class ReportingScorer(PointwiseScorer):
+    """Reports progress inside each chunk, the way a remote judge does, and records the bar."""
+
+    name = "reporting"
+
+    def __init__(self):
+        self.hooks_seen: list[bool] = []
+
+    def score(self, requests):
+        self.hooks_seen.append(self.progress is not None)
+        if self.progress is not None:
+            for done in (1, 1, 0, len(requests) + 5):  # repeats, going back and overshooting are ignored
+                self.progress(done)
+        return [Scored(float(len(r.response))) for r in requests]
+
+
+def test_progress_inside_a_chunk_only_moves_forward_and_stops_at_the_chunk(monkeypatch):
+    import themis_rm.scoring.engine as engine_module
+
+    advances: list[int] = []
+
+    class RecordingProgress:
+        def __init__(self, *columns, **options):
+            pass
+
+        def start(self):
+            pass
+
+        def stop(self):
+            pass
+
+        def add_task(self, *args, **kwargs):
+            return 0
+
+        def update(self, task, advance=0, **fields):
+            advances.append(advance)
+
+    monkeypatch.setattr(engine_module, "Progress", RecordingProgress)
+    scorer = ReportingScorer()
+    ScoringEngine(scorer, show_progress=True, chunk_size=3).run(requests())
+    assert scorer.hooks_seen == [True, True] and scorer.progress is None
+    assert advances == [1, 2, 1, 1] and sum(advances) == 5  # chunks of 3 and 2 unique requests
+
+    quiet = ReportingScorer()
+    ScoringEngine(quiet, show_progress=False, chunk_size=3).run(requests())
+    assert quiet.hooks_seen == [False, False]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
@@ -59,6 +59,9 @@ class Scorer:
     #: The criteria prompt mode a run uses when the user names none; `none` suits RMs that were
     #: not trained with criteria prompts, which is most of them.
     default_prompt_mode: ClassVar[str] = "none"
+    #: Set by the engine while a progress bar is shown. A scorer whose chunks take long (a remote
+    #: judge) calls it with how many of the current chunk's requests are done; others ignore it.
+    progress: Callable[[int], None] | None = None
 
     @classmethod
     def from_spec(cls, argument: str, options: dict[str, Any]) -> Scorer:

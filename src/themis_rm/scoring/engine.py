@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,13 +119,17 @@ class ScoringEngine:
                 following = mine[start + self.chunk_size : start + 2 * self.chunk_size]
                 if prefetch is not None and following:
                     prefetch([unique[k] for k in following])
-                scored = self._score([unique[k] for k in chunk_keys])
+                within = _ChunkProgress(progress, task, len(chunk_keys), stats.requests_scored, started, self._rates)
+                self.scorer.progress = within if progress is not None else None
+                try:
+                    scored = self._score([unique[k] for k in chunk_keys])
+                finally:
+                    self.scorer.progress = None
                 fresh = dict(zip(chunk_keys, scored))
                 self._store(fresh)
                 results.update(fresh)
                 stats.requests_scored += len(chunk_keys)
-                if progress is not None:
-                    progress.update(task, advance=len(chunk_keys), rate=self._rates(stats, started))
+                within(len(chunk_keys))
         if self.shard.active:
             results.update(self._collect([k for k in pending if k not in results]))
         stats.seconds = time.perf_counter() - started
@@ -179,9 +184,9 @@ class ScoringEngine:
                 flat[key] = result
         self.cache.put_many(flat)
 
-    def _rates(self, stats: EngineStats, started: float) -> str:
+    def _rates(self, scored: int, started: float) -> str:
         elapsed = max(time.perf_counter() - started, 1e-9)
-        text = f"{stats.requests_scored / elapsed:,.1f} req/s"
+        text = f"{scored / elapsed:,.1f} req/s"
         stats_now = self.scorer.stats()
         if stats_now.get("tokens"):
             text += f" · {stats_now['tokens'] / elapsed:,.0f} tok/s"
@@ -191,6 +196,28 @@ class ScoringEngine:
 
     def _progress(self, total: int, done: int):
         return _ProgressContext(total, done, self.show_progress, self.scorer.name or "scoring")
+
+
+class _ChunkProgress:
+    """Advances the bar as a chunk's requests finish: `done` counts within the chunk, may come from
+    another thread (a judge's event loop), and only ever moves the bar forward."""
+
+    def __init__(self, progress: Progress | None, task: Any, size: int, scored_before: int, started: float,
+                 rates: Callable[[int, float], str]) -> None:
+        self.progress, self.task, self.size = progress, task, size
+        self.scored_before, self.started, self.rates = scored_before, started, rates
+        self.shown = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, done: int) -> None:
+        if self.progress is None:
+            return
+        with self.lock:
+            step = min(done, self.size) - self.shown
+            if step <= 0:
+                return
+            self.shown += step
+            self.progress.update(self.task, advance=step, rate=self.rates(self.scored_before + self.shown, self.started))
 
 
 class _ProgressContext:

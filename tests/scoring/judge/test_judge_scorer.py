@@ -322,3 +322,14 @@ def test_fingerprint_tracks_what_changes_answers_only():
     for options in ({"temperature": 0.5}, {"judge_seed": 1}, {"max_tokens": 9}, {"judge_protocol": "yesno"}):
         assert load_scorer("judge:m@http://127.0.0.1:1/v1", options).fingerprint() != base
     assert load_scorer("judge:other@http://127.0.0.1:1/v1").fingerprint() != base
+
+
+def test_judge_reports_progress_within_a_chunk_as_answers_arrive():
+    heard: list[int] = []
+    with OpenAIServer(judge(verdicts)) as server:
+        scorer = load_scorer(f"judge:tiny@{server.url}", {**FAST, "judge_protocol": "pairwise"})
+        scorer.progress = heard.append  # what the engine sets while its progress bar is shown
+        scorer.compare([pair("fast", "slow"), pair("slow", "fast"), pair("first", "x")])
+        scorer.close()
+    # six calls (two orders per pair) for three requests: each answer moves the count by a half
+    assert len(heard) == 6 and heard == sorted(heard) and heard[-1] == 3

@@ -10,7 +10,7 @@ nothing transient is ever cached as a NaN.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any, ClassVar
 
@@ -72,7 +72,10 @@ class JudgeRunner:
             "top_logprobs": self.config.top_logprobs if self.protocol.needs_logprobs else 0,
         }
 
-    def judge(self, requests: Sequence[ScoreRequest | PairRequest]) -> list[Any]:
+    def judge(self, requests: Sequence[ScoreRequest | PairRequest],
+              progress: Callable[[int], None] | None = None) -> list[Any]:
+        """`progress`, if given, hears how many of `requests` are done (in proportion to the calls
+        answered: a request may need several, one per view and sample)."""
         plan: list[tuple[int, str]] = []
         chats: list[ChatRequest] = []
         for index, request in enumerate(requests):
@@ -80,7 +83,11 @@ class JudgeRunner:
                 for sample in range(self.config.samples):
                     plan.append((index, view))
                     chats.append(self._chat(messages, sample))
-        answers = self._ask(chats)
+        def on_done(answered: int) -> None:
+            if progress is not None:
+                progress(answered * len(requests) // len(chats))
+
+        answers = self._ask(chats, on_done)
         views: list[dict[str, list[dict[str, Any]]]] = [defaultdict(list) for _ in requests]
         for (index, view), answer in zip(plan, answers):
             views[index][view].append(self._record(answer))
@@ -101,13 +108,14 @@ class JudgeRunner:
             top_logprobs=self.config.top_logprobs if self.protocol.needs_logprobs else 0,
         )
 
-    def _ask(self, chats: list[ChatRequest]) -> list[ChatResponse | LLMError]:
+    def _ask(self, chats: list[ChatRequest],
+             on_done: Callable[[int], None] | None = None) -> list[ChatResponse | LLMError]:
         if self._client is None:
             if self.config.request_cache:
                 self._store = ResponseStore(self.config.request_cache)
             self._client = BlockingChatClient(self.client_config, self._store)
         try:
-            return self._client.complete_all(chats, tolerate=_too_long)
+            return self._client.complete_all(chats, tolerate=_too_long, on_done=on_done)
         except LLMError as err:
             raise JudgeServerError(f"judge {self.config.model}: {err}") from err
 
@@ -199,7 +207,7 @@ class JudgeScorer(_JudgeFace, PointwiseScorer):
         return cls(**asdict(config))
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[Scored]:
-        return self.runner.judge(requests)
+        return self.runner.judge(requests, self.progress)
 
 
 class JudgePairScorer(_JudgeFace, PairwiseScorer):
@@ -220,4 +228,4 @@ class JudgePairScorer(_JudgeFace, PairwiseScorer):
         return cls(**asdict(config))
 
     def compare(self, requests: Sequence[PairRequest]) -> list[tuple[Scored, Scored]]:
-        return self.runner.judge(requests)
+        return self.runner.judge(requests, self.progress)
