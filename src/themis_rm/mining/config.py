@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from themis_rm.config_fields import known_fields
 from themis_rm.schema import Language
 
 ALL_LANGUAGES = [language.value for language in Language]
@@ -156,13 +157,7 @@ class MineConfig:
         import yaml
 
         text = Path(path).read_text(encoding="utf-8")
-        data = yaml.safe_load(text) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of MineConfig fields")
-        data = {key.replace("-", "_"): value for key, value in data.items()}
-        unknown = sorted(set(data) - set(_FIELDS))
-        if unknown:
-            raise ValueError(f"{path}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(_FIELDS)}")
+        data = known_fields(yaml.safe_load(text) or {}, _FIELDS, str(path))
         data.update(overrides)
         return cls(**data)
 

@@ -35,6 +35,8 @@ from typing import Any
 
 import yaml
 
+from themis_rm.config_fields import known_fields
+
 CHOICES = "choices"
 
 
@@ -195,8 +197,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _coerce(self, "config")
         if isinstance(self.scratch, dict):
-            self.scratch = ScratchConfig(**_known(self.scratch, SCRATCH_FIELDS, "scratch"))
-        self.stages = [s if isinstance(s, StageConfig) else StageConfig(**_known(s, STAGE_FIELDS, "stage"))
+            self.scratch = ScratchConfig(**known_fields(self.scratch, SCRATCH_FIELDS, "scratch"))
+        self.stages = [s if isinstance(s, StageConfig) else StageConfig(**known_fields(s, STAGE_FIELDS, "stage"))
                        for s in self.stages]
         problems = _check_choices(self, TRAIN_FIELDS)
         if not self.model:
@@ -249,7 +251,7 @@ class TrainConfig:
             if not isinstance(stage, dict):
                 raise ValueError(f"{where}: stages[{i}] must be a mapping")
             stage = {k.replace("-", "_"): v for k, v in stage.items()}
-            _known(stage, STAGE_FIELDS, f"{where}: stages[{i}]")
+            known_fields(stage, STAGE_FIELDS, f"{where}: stages[{i}]")
             built.append({**stage_defaults, **stage, **stage_flags})
         top = {k: v for k, v in raw.items() if k in TRAIN_FIELDS and k != "stages"}
         top.update({k: v for k, v in overrides.items() if k in TRAIN_FIELDS})
@@ -312,16 +314,6 @@ def apply_assignment(raw: dict[str, Any], assignment: str) -> None:
         node[index] = value
     else:
         node[last] = value
-
-
-def _known(raw: Any, fields: dict[str, dataclasses.Field], where: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where} must be a mapping")
-    raw = {k.replace("-", "_"): v for k, v in raw.items()}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(fields)}")
-    return raw
 
 
 def _coerce(obj: Any, where: str) -> None:
