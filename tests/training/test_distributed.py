@@ -37,3 +37,17 @@ def test_two_gloo_processes_match_one(base_config, tmp_path):
     assert one["reward_head.weight"].abs().max() > 0
     for key in one:
         assert torch.allclose(two[key], one[key], atol=2e-5, rtol=1e-4), key
+
+
+def test_an_fsdp_launch_config_on_cpu_is_reported_as_ddp():
+    from types import SimpleNamespace
+
+    from accelerate.utils import DistributedType
+
+    from themis_rm.training.loop import fsdp_fell_back
+
+    cpu = SimpleNamespace(distributed_type=DistributedType.MULTI_CPU)
+    fsdp = SimpleNamespace(distributed_type=DistributedType.FSDP)
+    assert fsdp_fell_back(cpu, {"ACCELERATE_USE_FSDP": "true"})
+    assert not fsdp_fell_back(fsdp, {"ACCELERATE_USE_FSDP": "true"})
+    assert not fsdp_fell_back(cpu, {})

@@ -24,6 +24,7 @@ import math
 import os
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,15 @@ class TrainResult:
     main_process: bool = True
 
 
+def fsdp_fell_back(accelerator: Any, env: Mapping[str, str] | None = None) -> bool:
+    """True when `accelerate launch` was given an FSDP config but the processes run without FSDP."""
+    from accelerate.utils import DistributedType
+
+    env = os.environ if env is None else env
+    asked = env.get("ACCELERATE_USE_FSDP", "false").lower() in ("1", "true", "yes")
+    return asked and accelerator.distributed_type != DistributedType.FSDP
+
+
 def train(config: TrainConfig) -> TrainResult:
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
@@ -76,6 +86,9 @@ def train(config: TrainConfig) -> TrainResult:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
     log = RunLog(run_dir, accelerator.is_main_process, config.progress)
+    if fsdp_fell_back(accelerator):
+        log.say("note: the launch config asks for FSDP, but accelerate runs FSDP only on GPUs and other "
+                "accelerators; on CPU these processes train as DDP, each holding the whole model")
 
     # 1. where to start, and the data of every stage
     state, resume_from = _starting_state(config, log)
