@@ -9,6 +9,7 @@ to report: it ends the whole group.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -49,6 +50,9 @@ class Shard:
         return list(items[self.rank :: self.world])
 
 
+_stats_store: Any = None  # one rendezvous per process; each call uses its own key prefix
+_stats_calls = itertools.count()
+
 
 def gather_stats(shard: Shard, stats: dict[str, Any], timeout_s: float = 600.0) -> list[dict[str, Any]]:
     """Every rank's counters, in rank order, for the main rank's manifest (other ranks get their own).
@@ -72,9 +76,12 @@ def gather_stats(shard: Shard, stats: dict[str, Any], timeout_s: float = 600.0) 
         return gathered
     if "MASTER_ADDR" not in os.environ:
         return [stats]
-    base_store, _, _ = next(dist.rendezvous("env://", rank=shard.rank, world_size=shard.world,
-                                            timeout=timedelta(seconds=timeout_s)))
-    store = dist.PrefixStore("themis-eval-stats/", base_store)
+    global _stats_store
+    if _stats_store is None:
+        _stats_store, _, _ = next(dist.rendezvous("env://", rank=shard.rank, world_size=shard.world,
+                                                  timeout=timedelta(seconds=timeout_s)))
+    # every rank runs the same evaluations in the same order, so the call numbers agree
+    store = dist.PrefixStore(f"themis-eval-stats/{next(_stats_calls)}/", _stats_store)
     store.set(str(shard.rank), json.dumps(stats, default=str))
     if not shard.is_main:  # only the main rank writes the manifest
         return [stats]

@@ -248,10 +248,7 @@ class TrainConfig:
             raise ValueError(f"{where}: 'stages' must be a list of stage mappings")
         built = []
         for i, stage in enumerate(stages):
-            if not isinstance(stage, dict):
-                raise ValueError(f"{where}: stages[{i}] must be a mapping")
-            stage = {k.replace("-", "_"): v for k, v in stage.items()}
-            known_fields(stage, STAGE_FIELDS, f"{where}: stages[{i}]")
+            stage = known_fields(stage, STAGE_FIELDS, f"{where}: stages[{i}]")
             built.append({**stage_defaults, **stage, **stage_flags})
         top = {k: v for k, v in raw.items() if k in TRAIN_FIELDS and k != "stages"}
         top.update({k: v for k, v in overrides.items() if k in TRAIN_FIELDS})

@@ -83,6 +83,7 @@ class JudgeRunner:
                 for sample in range(self.config.samples):
                     plan.append((index, view))
                     chats.append(self._chat(messages, sample))
+
         def on_done(answered: int) -> None:
             if progress is not None:
                 progress(answered * len(requests) // len(chats))
