@@ -115,14 +115,17 @@ def load_model_state(checkpoint: Path) -> dict[str, torch.Tensor]:
             return torch.load(state_dir / name, map_location="cpu", weights_only=True)
     sharded = state_dir / "pytorch_model_fsdp_0"
     if sharded.is_dir():
+        # Not accelerate's merge_fsdp_weights: it ends in a barrier, and the main rank calls this
+        # alone (the export) while the others wait at their own barrier, which it would consume.
         import tempfile
 
-        from accelerate.utils import merge_fsdp_weights
-        from safetensors.torch import load_file
+        from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
 
         with tempfile.TemporaryDirectory() as tmp:
-            merge_fsdp_weights(str(sharded), tmp, safe_serialization=True)
-            return load_file(str(Path(tmp) / "model.safetensors"))
+            merged = Path(tmp) / "model.pt"
+            dcp_to_torch_save(sharded, merged)
+            state = torch.load(merged, map_location="cpu", weights_only=True)
+        return state["model"] if set(state) == {"model"} else state
     raise FileNotFoundError(f"{checkpoint}: no model weights under state/")
 
 
