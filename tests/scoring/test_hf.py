@@ -127,6 +127,16 @@ def test_chunking_and_order_do_not_change_scores(tiny_seq_cls, reference):
     assert scorer._prefetched is None  # every prefetched chunk was used
 
 
+def test_reports_progress_after_each_forward_pass(tiny_seq_cls, reference):
+    requests, _ = reference
+    scorer = load_scorer(f"hf:{tiny_seq_cls}", {"batch_tokens": 200, "layout": "padded"})
+    heard: list[int] = []
+    scorer.progress = heard.append
+    scorer.score(requests)
+    assert len(heard) > 1 and heard == sorted(heard) and heard[-1] == len(requests)
+    assert len(heard) == scorer.stats()["forward_passes"]  # padded rows: one pass per batch
+
+
 def test_bfloat16_backbone_keeps_a_float32_head(tiny_seq_cls, reference):
     requests, expected = reference
     scorer = load_scorer(f"hf:{tiny_seq_cls}", {"dtype": "bfloat16"})

@@ -257,9 +257,13 @@ class HFScorer(PointwiseScorer):
                 self._feeder = DeviceFeeder(self.device)
             outputs: list[tuple[Any, Any]] = []
             started = time.perf_counter()
+            submitted = 0
             with torch.inference_mode():
                 for batch in self._feeder.feed(plan.batches, plan.prepare):
                     outputs.append((batch.host.members, self._forward(batch)))
+                    submitted += len(batch.host.members)
+                    if self.progress is not None:  # on an accelerator: passes queued, ahead of the sync below
+                        self.progress(submitted)
                 members = [int(m) for host_members, _ in outputs for m in host_members]
                 scores = torch.cat([s for _, s in outputs]).float().cpu().tolist()  # one sync per chunk
             self._counters["forward_seconds"] += time.perf_counter() - started
