@@ -1,3 +1,3 @@
-"""Themis: benchmark, mine data for, train and serve multi-criteria code reward models."""
+"""Themis: benchmark, mine data for and train multi-criteria code reward models."""
 
 __version__ = "0.1.0"

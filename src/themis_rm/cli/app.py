@@ -28,7 +28,7 @@ COMMAND_MODULES = [
 
 app = typer.Typer(
     name="themis",
-    help="Benchmark, mine data for, train and serve multi-criteria code reward models.",
+    help="Benchmark, mine data for and train multi-criteria code reward models.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
