@@ -79,8 +79,9 @@ def test_successive_fixes_to_one_function_are_not_duplicates():
     assert dedup.deduplicate(items, 0.85, 128) == {}
 
 
-def test_signatures_are_deterministic():
-    assert _item("a", BEFORE, AFTER).signature == _item("b", BEFORE, AFTER).signature
+def test_signatures_are_the_same_in_every_process():
+    # pinned: workers compute signatures in other processes and shard checkpoints keep them
+    assert _item("a", BEFORE, AFTER).signature[:3] == [1496347177, 272506539, 459770084]
 
 
 # ---------------------------------------------------------------- decontamination

@@ -41,14 +41,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("prompt", ("prompt_leak",)),
     ("errors", ("internal_error",)),
 )
-STAGE_OF = {reason: stage for stage, reasons in STAGES for reason in reasons}
 MAX_ERROR_EXAMPLES = 5
-
-
-class Drop(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 # ---------------------------------------------------------------- one shard of commits (runs in a worker)
@@ -138,7 +131,7 @@ def extract_shard(task: ShardTask) -> ShardResult:
             break
         try:
             result.candidates.append(candidate(repo, oid, context, result.notes))
-        except Drop as drop:
+        except Dropped as drop:
             result.drops[drop.reason] += 1
         except Exception as err:  # hostile input must not end the run: count it, keep the first few
             result.drops["internal_error"] += 1
@@ -161,7 +154,10 @@ def _decode(raw: bytes, notes: Counter[str], what: str) -> str:
 def _line_hunks(old: bytes, new: bytes) -> list[tuple[int, int, int, int]]:
     import pygit2
 
-    patch = pygit2.Patch.create_from(old, new, context_lines=0)
+    return _hunks(pygit2.Patch.create_from(old, new, context_lines=0))
+
+
+def _hunks(patch: Any) -> list[tuple[int, int, int, int]]:
     return [(h.old_start, h.old_lines, h.new_start, h.new_lines) for h in patch.hunks]
 
 
@@ -176,76 +172,76 @@ def _author_matches(needles: list[str], name: str, email: str) -> bool:
 
 
 def candidate(repo: Any, oid: str, ctx: _Context, notes: Counter[str]) -> dict[str, Any]:
-    """One commit as a candidate pair (a dict), or `Drop(reason)`. The checks run in STAGES order."""
+    """One commit as a candidate pair (a dict), or `Dropped(reason)`. The checks run in STAGES order."""
     import pygit2
 
     try:
         commit = repo[oid]
     except (KeyError, ValueError, pygit2.GitError) as err:
-        raise Drop("corrupt_object") from err
+        raise Dropped("corrupt_object") from err
     # --- commit
     if len(commit.parent_ids) > 1:
-        raise Drop("merge")
+        raise Dropped("merge")
     if not commit.parent_ids:
-        raise Drop("shallow_boundary" if oid in ctx.shallow else "root_commit")
+        raise Dropped("shallow_boundary" if oid in ctx.shallow else "root_commit")
     when = commit.commit_time
     if (ctx.since is not None and when < ctx.since) or (ctx.until is not None and when >= ctx.until):
-        raise Drop("out_of_time_range")
+        raise Dropped("out_of_time_range")
     if ctx.authors or ctx.exclude_authors:
         author = commit.author
         name = _decode(author.raw_name, notes, "author").lower()
         email = _decode(author.raw_email, notes, "author").lower()
         if ctx.authors and not _author_matches(ctx.authors, name, email):
-            raise Drop("author_filtered")
+            raise Dropped("author_filtered")
         if _author_matches(ctx.exclude_authors, name, email):
-            raise Drop("author_filtered")
+            raise Dropped("author_filtered")
     # --- message
     message = terms.parse_message(_decode(commit.raw_message, notes, "message"))
     if terms.is_trivial(message):
-        raise Drop("trivial_message")
+        raise Dropped("trivial_message")
     length = len(message.text)
     if length < ctx.min_chars:
-        raise Drop("message_too_short")
+        raise Dropped("message_too_short")
     if length > ctx.max_chars:
-        raise Drop("message_too_long")
+        raise Dropped("message_too_long")
     if terms.is_revert(message):
-        raise Drop("revert")
+        raise Dropped("revert")
     # --- aspect
     labels = ctx.labeller.label(message)
     if not labels:
-        raise Drop("no_aspect")
+        raise Dropped("no_aspect")
     # --- single file
     try:
         parent = repo[commit.parent_ids[0]]
         diff = parent.tree.diff_to_tree(commit.tree, flags=pygit2.enums.DiffOption.INCLUDE_TYPECHANGE)
     except (KeyError, ValueError, pygit2.GitError) as err:
-        raise Drop("missing_parent") from err
+        raise Dropped("missing_parent") from err
     if len(diff) == 0:
-        raise Drop("no_file_changed")
+        raise Dropped("no_file_changed")
     if len(diff) > 1:
-        raise Drop("multiple_files")
+        raise Dropped("multiple_files")
     delta = next(iter(diff.deltas))
     status = delta.status
     if status == pygit2.enums.DeltaStatus.ADDED:
-        raise Drop("file_added")
+        raise Dropped("file_added")
     if status == pygit2.enums.DeltaStatus.DELETED:
-        raise Drop("file_deleted")
+        raise Dropped("file_deleted")
     # --- file kind
     modes = (delta.old_file.mode, delta.new_file.mode)
     if status == pygit2.enums.DeltaStatus.TYPECHANGE or (modes[0] != modes[1] and _special(modes)):
-        raise Drop("type_change")
+        raise Dropped("type_change")
     if pygit2.enums.FileMode.LINK in modes:
-        raise Drop("symlink")
+        raise Dropped("symlink")
     if pygit2.enums.FileMode.COMMIT in modes:
-        raise Drop("submodule")
+        raise Dropped("submodule")
     # --- language
     path = _decode(delta.new_file.raw_path, notes, "path")
     language = language_of_path(path)
     header = language is None and is_header(path)
     if language is None and not header:
-        raise Drop("unsupported_language")
+        raise Dropped("unsupported_language")
     if language is not None and language not in ctx.languages:
-        raise Drop("language_filtered")
+        raise Dropped("language_filtered")
     # --- file guards
     blobs = []
     for file in (delta.old_file, delta.new_file):
@@ -253,43 +249,40 @@ def candidate(repo: Any, oid: str, ctx: _Context, notes: Counter[str]) -> dict[s
             size = repo.odb.read_header(file.id)[1]
             blob = repo[file.id] if size <= ctx.max_file_bytes else None
         except (KeyError, ValueError, pygit2.GitError) as err:
-            raise Drop("corrupt_blob") from err
+            raise Dropped("corrupt_blob") from err
         if blob is None:
-            raise Drop("file_too_large")
+            raise Dropped("file_too_large")
         if blob.is_binary:
-            raise Drop("binary")
+            raise Dropped("binary")
         blobs.append(blob)
     try:
         before, after = (blob.data.decode("utf-8") for blob in blobs)
     except UnicodeDecodeError as err:
-        raise Drop("undecodable") from err
+        raise Dropped("undecodable") from err
     if header:
         language = header_language(after, ctx.dominant)
         if language not in ctx.languages:
-            raise Drop("language_filtered")
+            raise Dropped("language_filtered")
     assert language is not None
     # --- diff size
     patch = pygit2.Patch.create_from(blobs[0], blobs[1], context_lines=0)
     _, added, removed = patch.line_stats
     if added + removed > ctx.max_diff_lines:
-        raise Drop("diff_too_large")
-    hunks = [(h.old_start, h.old_lines, h.new_start, h.new_lines) for h in patch.hunks]
+        raise Dropped("diff_too_large")
+    hunks = _hunks(patch)
     # --- window, code change, syntax depth
-    try:
-        window = cut(before, after, hunks, language, ctx.window, ctx.parses, path)
-    except Dropped as dropped:
-        raise Drop(dropped.reason) from None
+    window = cut(before, after, hunks, language, ctx.window, ctx.parses, path)
     if window.change == "whitespace":
-        raise Drop("whitespace_only")
+        raise Dropped("whitespace_only")
     if window.change == "comment":
-        raise Drop("comment_only")
+        raise Dropped("comment_only")
     if min(window.before_depth, window.after_depth) < ctx.min_depth:
-        raise Drop("trivial_side")
+        raise Dropped("trivial_side")
     # --- prompt
     prompt = offline_prompt(message.subject, message.body, path, language, window.symbol, window.kind,
                             window.before, window.after)
     if prompt is None:
-        raise Drop("prompt_leak")
+        raise Dropped("prompt_leak")
     if len(labels) > 1:
         notes["multi_label"] += 1
     return {

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-_TOKEN = re.compile(r"\w+|[^\w\s]")
+TOKEN = re.compile(r"\w+|[^\w\s]")  # one token rule for shingles and the size caps
 SEED = 1
 SCHEME = "affine32"  # pinned: signatures cached by one datasketch version must mean the same in the next
 
@@ -41,7 +41,7 @@ def change_text(before_lines: Sequence[str], after_lines: Sequence[str], hunks: 
 
 
 def shingles(text: str, size: int) -> set[bytes]:
-    tokens = _TOKEN.findall(text)
+    tokens = TOKEN.findall(text)
     if len(tokens) <= size:
         return {" ".join(tokens).encode()}
     return {" ".join(tokens[i:i + size]).encode() for i in range(len(tokens) - size + 1)}

@@ -136,7 +136,7 @@ def mine(config: MineConfig, client: ChatClient | None = None, console: Any = No
         candidates = _keep(candidates, drops, lambda c: dropped.get(_key(c), (None,))[0])
     llm_stats: dict[str, int] = {}
     if config.prompt == "llm" or config.vote:
-        verdicts, llm_stats = asyncio.run(_llm_steps(candidates, config, client, out, notes))
+        verdicts, llm_stats = asyncio.run(_llm_steps(candidates, config, client, out))
         if config.vote:
             candidates = _keep(candidates, drops, lambda c: _vote_drop(verdicts[_key(c)].decision(config.vote_k)))
             for c in candidates:
@@ -266,22 +266,24 @@ def _vote_drop(decision: str) -> str | None:
     return None if decision == "keep" else decision
 
 
-async def _llm_steps(candidates: list[dict[str, Any]], config: MineConfig, client: ChatClient | None, out: Path,
-                     notes: Counter[str]) -> tuple[dict[str, Any], dict[str, int]]:
+async def _llm_steps(candidates: list[dict[str, Any]], config: MineConfig, client: ChatClient | None,
+                     out: Path) -> tuple[dict[str, Any], dict[str, int]]:
     """The optional LLM prompt writer and A/B vote, sharing one client and one answer cache."""
     owned = None
+    retries = config.vote_retries
     if client is None:
         owned = client = _shared_client(config)
+        retries = 0  # the shared client already retries (with backoff) up to vote_retries times
     cache = Cache(out / ".cache" / "llm.sqlite")
     stats: Counter[str] = Counter()
     verdicts: dict[str, Any] = {}
     try:
         if config.prompt == "llm":
-            await _llm_prompts(candidates, config, client, cache, stats)
+            await _llm_prompts(candidates, config, client, cache, stats, retries)
         if config.vote:
             pairs = [VotePair(_key(c), c["prompt"], fence(c["chosen"], Language(c["language"])),
                               fence(c["rejected"], Language(c["language"])), _primary(c)) for c in candidates]
-            verdicts, vote_stats = await vote_pairs(pairs, client, cache, n=config.vote_n, retries=config.vote_retries,
+            verdicts, vote_stats = await vote_pairs(pairs, client, cache, n=config.vote_n, retries=retries,
                                                     seed=config.seed, model=config.llm_model,
                                                     concurrency=config.llm_concurrency,
                                                     params={"temperature": 0.7, "max_tokens": 512})
@@ -294,7 +296,7 @@ async def _llm_steps(candidates: list[dict[str, Any]], config: MineConfig, clien
 
 
 async def _llm_prompts(candidates: list[dict[str, Any]], config: MineConfig, client: ChatClient, cache: Cache,
-                       stats: Counter[str]) -> None:
+                       stats: Counter[str], retries: int) -> None:
     gate = asyncio.Semaphore(config.llm_concurrency)
     params = {"temperature": 0.0, "max_tokens": 300}
 
@@ -305,7 +307,7 @@ async def _llm_prompts(candidates: list[dict[str, Any]], config: MineConfig, cli
         text = cache.get(key)
         if text is None:
             async with gate:
-                text = await ask(client, messages, params, config.vote_retries, stats, "prompt")
+                text = await ask(client, messages, params, retries, stats, "prompt")
             if text is None:
                 stats["prompt_fallback_failed"] += 1
                 return
@@ -328,7 +330,8 @@ def _shared_client(config: MineConfig) -> ChatClient:
 
     api_key = os.environ.get(config.llm_api_key_env)
     shared = SharedClient(ClientConfig(base_url=config.llm_base_url or "", model=config.llm_model or "",
-                                       api_key=api_key, concurrency=config.llm_concurrency))
+                                       api_key=api_key, concurrency=config.llm_concurrency,
+                                       max_retries=config.vote_retries))
 
     class Adapter:
         async def chat(self, messages: list[dict[str, str]], **params: Any) -> str:

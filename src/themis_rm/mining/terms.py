@@ -19,7 +19,6 @@ The lists are ours. They favour precision: words that are as often innocent as n
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -122,7 +121,6 @@ TRIVIAL_PATTERNS: tuple[str, ...] = (
 )
 _TRIVIAL = re.compile("|".join(f"(?:{p})" for p in TRIVIAL_PATTERNS))
 _REVERT = re.compile(r"^\s*(revert\b|reverts\b|back out\b|backout\b|rollback\b|roll back\b)", re.IGNORECASE)
-_TRAILER = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(-by|-id|-Id|-ID|-Id)?:\s+\S")
 _TRAILER_KEYS = re.compile(
     r"^(signed-off-by|co-authored-by|reviewed-by|acked-by|tested-by|reported-by|suggested-by|"
     r"helped-by|cc|change-id|git-svn-id|pr-url|pr-close|reviewed-on|bug|fixes|closes|refs|see-also)\s*:",
@@ -180,8 +178,7 @@ class Labeller(Protocol):
 
 LabellerFactory = Callable[..., Labeller]
 _LABELLERS: dict[str, LabellerFactory] = {}
-# Built-ins are imported on first use; plug-ins register through the `themis_rm.labellers` entry points.
-_LAZY: dict[str, str] = {}
+# Built-ins register below; plug-ins register through the `themis_rm.labellers` entry points.
 
 
 def register_labeller(name: str) -> Callable[[LabellerFactory], LabellerFactory]:
@@ -193,9 +190,6 @@ def register_labeller(name: str) -> Callable[[LabellerFactory], LabellerFactory]
 
 
 def get_labeller(name: str, **options: object) -> Labeller:
-    if name not in _LABELLERS and name in _LAZY:
-        module, _, attr = _LAZY[name].partition(":")
-        _LABELLERS[name] = getattr(importlib.import_module(module), attr)
     if name not in _LABELLERS:
         from importlib.metadata import entry_points
 

@@ -78,9 +78,6 @@ class CallStats:
 
     counts: Counter[str] = field(default_factory=Counter)
 
-    def as_dict(self) -> dict[str, int]:
-        return dict(sorted(self.counts.items()))
-
 
 async def ask(client: ChatClient, messages: list[dict[str, str]], params: dict[str, Any], retries: int,
               counts: Counter[str], prefix: str) -> str | None:

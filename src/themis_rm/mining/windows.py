@@ -22,10 +22,10 @@ import re
 from dataclasses import dataclass
 
 from themis_rm.mining import syntax
+from themis_rm.mining.dedup import TOKEN
 from themis_rm.mining.syntax import Hunk
 from themis_rm.schema import Language
 
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 _C_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 _HASH_COMMENTS = re.compile(r"#[^\n]*")
 _RUBY_BLOCK = re.compile(r"^=begin\b.*?^=end\b", re.DOTALL | re.MULTILINE)
@@ -60,7 +60,7 @@ class Dropped(Exception):
 
 
 def count_tokens(text: str) -> int:
-    return len(_TOKEN.findall(text))
+    return len(TOKEN.findall(text))
 
 
 def split_lines(text: str) -> list[str]:
@@ -221,7 +221,7 @@ def _plain_signature(text: str, language: Language) -> list:
         if not line.strip():
             continue
         indent = len(line) - len(line.lstrip()) if language is Language.PYTHON else 0
-        signature.extend((indent, token) for token in _TOKEN.findall(line))
+        signature.extend((indent, token) for token in TOKEN.findall(line))
     return signature
 
 

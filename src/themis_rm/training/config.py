@@ -35,58 +35,52 @@ from typing import Any
 
 import yaml
 
-from themis_rm.config_fields import known_fields
-
-CHOICES = "choices"
-
-
-def _opt(help_text: str, **extra: Any) -> dict[str, Any]:
-    return {"help": help_text, **extra}
+from themis_rm.config_fields import choice_problems, known_fields, option
 
 
 @dataclass
 class StageConfig:
     """One training stage: its data, length, epochs, schedule and loss coefficients."""
 
-    name: str = field(default="code", metadata=_opt("Stage name (used in logs and checkpoint names)."))
-    data: list[str] = field(default_factory=list, metadata=_opt(
+    name: str = field(default="code", metadata=option("Stage name (used in logs and checkpoint names)."))
+    data: list[str] = field(default_factory=list, metadata=option(
         "Training pairs: .jsonl/.parquet files, directories, saved datasets or hub ids."))
-    on_invalid: str = field(default="error", metadata=_opt(
+    on_invalid: str = field(default="error", metadata=option(
         "Stop on invalid rows, or skip and count them.", choices=("error", "skip")))
-    defaults: dict[str, str] = field(default_factory=dict, metadata=_opt(
+    defaults: dict[str, str] = field(default_factory=dict, metadata=option(
         "Column defaults for rows that lack them, e.g. {aspect: Helpfulness, language: Python} (YAML or --set)."))
-    epochs: int = field(default=1, metadata=_opt("Passes over the stage's data."))
-    max_steps: int | None = field(default=None, metadata=_opt("Stop the stage after this many optimiser steps."))
-    max_length: int = field(default=2048, metadata=_opt("Most tokens in one sequence (system + prompt + response)."))
-    over_length: str = field(default="truncate_response", metadata=_opt(
+    epochs: int = field(default=1, metadata=option("Passes over the stage's data."))
+    max_steps: int | None = field(default=None, metadata=option("Stop the stage after this many optimiser steps."))
+    max_length: int = field(default=2048, metadata=option("Most tokens in one sequence (system + prompt + response)."))
+    over_length: str = field(default="truncate_response", metadata=option(
         "What to do with a longer sequence: cut the response, drop the pair, or stop with an error.",
         choices=("truncate_response", "drop", "error")))
-    batch_size: int = field(default=32, metadata=_opt("Pairs per optimiser step, over all processes."))
-    micro_batch_size: int = field(default=4, metadata=_opt("Pairs per forward pass on one process."))
-    lr: float = field(default=1e-5, metadata=_opt("Peak learning rate."))
-    min_lr_ratio: float = field(default=0.0, metadata=_opt("Final learning rate as a fraction of the peak."))
-    schedule: str = field(default="cosine", metadata=_opt(
+    batch_size: int = field(default=32, metadata=option("Pairs per optimiser step, over all processes."))
+    micro_batch_size: int = field(default=4, metadata=option("Pairs per forward pass on one process."))
+    lr: float = field(default=1e-5, metadata=option("Peak learning rate."))
+    min_lr_ratio: float = field(default=0.0, metadata=option("Final learning rate as a fraction of the peak."))
+    schedule: str = field(default="cosine", metadata=option(
         "Learning-rate schedule after warm-up.", choices=("cosine", "wsd", "constant")))
-    warmup_ratio: float = field(default=0.03, metadata=_opt("Fraction of the stage's steps spent warming up."))
-    decay_ratio: float = field(default=0.1, metadata=_opt("wsd: fraction of the steps spent in the final decay."))
-    lm_coef: float = field(default=0.01, metadata=_opt("λ: weight of the LM cross-entropy on the chosen response."))
-    magnitude: str = field(default="sum", metadata=_opt(
+    warmup_ratio: float = field(default=0.03, metadata=option("Fraction of the stage's steps spent warming up."))
+    decay_ratio: float = field(default=0.1, metadata=option("wsd: fraction of the steps spent in the final decay."))
+    lm_coef: float = field(default=0.01, metadata=option("λ: weight of the LM cross-entropy on the chosen response."))
+    magnitude: str = field(default="sum", metadata=option(
         "Magnitude term: sum = (r_c + r_r)² centres rewards; abs = (|r_c| + |r_r|)² shrinks them.",
         choices=("sum", "abs")))
-    magnitude_coef: float = field(default=0.01, metadata=_opt("μ: weight of the magnitude term."))
-    p_none: float = field(default=0.15, metadata=_opt("Probability of no criteria prompt."))
-    p_aspect: float = field(default=0.60, metadata=_opt("Probability of the pair's own criterion."))
-    p_full: float = field(default=0.25, metadata=_opt("Probability of all code criteria, shuffled."))
-    resample_every_epoch: bool = field(default=True, metadata=_opt(
+    magnitude_coef: float = field(default=0.01, metadata=option("μ: weight of the magnitude term."))
+    p_none: float = field(default=0.15, metadata=option("Probability of no criteria prompt."))
+    p_aspect: float = field(default=0.60, metadata=option("Probability of the pair's own criterion."))
+    p_full: float = field(default=0.25, metadata=option("Probability of all code criteria, shuffled."))
+    resample_every_epoch: bool = field(default=True, metadata=option(
         "Draw a new criteria prompt for every pair each epoch (else the first draw repeats)."))
-    reset_optimizer: bool = field(default=True, metadata=_opt(
+    reset_optimizer: bool = field(default=True, metadata=option(
         "Start the stage with fresh AdamW moments (the weights always carry over)."))
 
     def __post_init__(self) -> None:
         _coerce(self, "stage")
         self.data = [self.data] if isinstance(self.data, str) else [str(d) for d in self.data or []]
         self.defaults = {str(k): str(v) for k, v in (self.defaults or {}).items()}
-        problems = _check_choices(self, STAGE_FIELDS)
+        problems = choice_problems(self, STAGE_FIELDS)
         if not self.data:
             problems.append("needs data (--data or 'data:' in the YAML)")
         for name in ("epochs", "max_length", "batch_size", "micro_batch_size"):
@@ -113,18 +107,18 @@ class StageConfig:
 class ScratchConfig:
     """A model built from nothing (`model: scratch`): a fresh byte-level BPE tokenizer and random weights."""
 
-    arch: str = field(default="qwen3", metadata=_opt("Architecture.", choices=("qwen3", "llama")))
-    hidden_size: int = field(default=256, metadata=_opt("Hidden size."))
-    layers: int = field(default=4, metadata=_opt("Decoder layers."))
-    heads: int = field(default=4, metadata=_opt("Attention heads."))
-    kv_heads: int = field(default=2, metadata=_opt("Key/value heads."))
-    intermediate_size: int | None = field(default=None, metadata=_opt("MLP width (default 3 × hidden)."))
-    vocab_size: int = field(default=8192, metadata=_opt("Tokenizer vocabulary to train."))
-    tokenizer_texts: int = field(default=20000, metadata=_opt("Most texts of the first stage used to train it."))
+    arch: str = field(default="qwen3", metadata=option("Architecture.", choices=("qwen3", "llama")))
+    hidden_size: int = field(default=256, metadata=option("Hidden size."))
+    layers: int = field(default=4, metadata=option("Decoder layers."))
+    heads: int = field(default=4, metadata=option("Attention heads."))
+    kv_heads: int = field(default=2, metadata=option("Key/value heads."))
+    intermediate_size: int | None = field(default=None, metadata=option("MLP width (default 3 × hidden)."))
+    vocab_size: int = field(default=8192, metadata=option("Tokenizer vocabulary to train."))
+    tokenizer_texts: int = field(default=20000, metadata=option("Most texts of the first stage used to train it."))
 
     def __post_init__(self) -> None:
         _coerce(self, "scratch")
-        problems = _check_choices(self, SCRATCH_FIELDS)
+        problems = choice_problems(self, SCRATCH_FIELDS)
         if self.hidden_size % self.heads or self.heads % self.kv_heads:
             problems.append("hidden_size must divide by heads, and heads by kv_heads")
         if problems:
@@ -135,63 +129,63 @@ class ScratchConfig:
 class TrainConfig:
     """Every knob of `themis train`; see the module docstring for the defaults that matter."""
 
-    model: str = field(default="", metadata=_opt(
+    model: str = field(default="", metadata=option(
         "Backbone: a hub id or path of a causal LM, a Themis checkpoint (keeps both heads), or 'scratch'."))
-    stages: list[StageConfig] = field(default_factory=list, metadata=_opt("Training stages, run in order."))
-    output_dir: str = field(default="runs/train", metadata=_opt(
+    stages: list[StageConfig] = field(default_factory=list, metadata=option("Training stages, run in order."))
+    output_dir: str = field(default="runs/train", metadata=option(
         "Run folder: checkpoints/, metrics.jsonl and the final export/."))
-    tokenizer: str | None = field(default=None, metadata=_opt("Tokenizer path or id (default: the model's)."))
-    chat_template: str | None = field(default=None, metadata=_opt(
+    tokenizer: str | None = field(default=None, metadata=option("Tokenizer path or id (default: the model's)."))
+    chat_template: str | None = field(default=None, metadata=option(
         "Jinja chat template (a file or the text) for a tokenizer that has none; never guessed."))
-    criteria: str | None = field(default=None, metadata=_opt("YAML file that replaces the criteria texts."))
-    scratch: ScratchConfig = field(default_factory=ScratchConfig, metadata=_opt(
+    criteria: str | None = field(default=None, metadata=option("YAML file that replaces the criteria texts."))
+    scratch: ScratchConfig = field(default_factory=ScratchConfig, metadata=option(
         "Shape of the model when model is 'scratch' (YAML or --set scratch.hidden_size=...)."))
-    seed: int = field(default=0, metadata=_opt("Seed of the weights, the data order and the criteria draws."))
+    seed: int = field(default=0, metadata=option("Seed of the weights, the data order and the criteria draws."))
 
     # model and numerics
-    precision: str = field(default="auto", metadata=_opt(
+    precision: str = field(default="auto", metadata=option(
         "auto = bf16 autocast on GPU, fp32 on CPU.", choices=("auto", "fp32", "bf16")))
-    attn_implementation: str = field(default="auto", metadata=_opt(
+    attn_implementation: str = field(default="auto", metadata=option(
         "Attention: sdpa_segments (sdpa per packed pair, no masked work), sdpa or eager (dense masks), "
         "flex_attention (GPU block-sparse), flash_attention_2 (packed, no prefix sharing); "
         "auto = sdpa_segments when packed, else sdpa.",
         choices=("auto", "sdpa_segments", "sdpa", "eager", "flex_attention", "flash_attention_2")))
-    gradient_checkpointing: bool = field(default=False, metadata=_opt("Recompute activations in backward."))
-    trust_remote_code: bool = field(default=False, metadata=_opt("Run the model repository's own code."))
+    gradient_checkpointing: bool = field(default=False, metadata=option("Recompute activations in backward."))
+    trust_remote_code: bool = field(default=False, metadata=option("Run the model repository's own code."))
 
     # speed levers
-    layout: str = field(default="packed", metadata=_opt(
+    layout: str = field(default="packed", metadata=option(
         "packed: the pairs of a micro-batch share rows with no padding; padded: one padded row per sequence.",
         choices=("packed", "padded")))
-    share_prefix: bool = field(default=True, metadata=_opt(
+    share_prefix: bool = field(default=True, metadata=option(
         "Packed layout: encode the common prefix of chosen and rejected once."))
-    pack_tokens: int | None = field(default=None, metadata=_opt(
+    pack_tokens: int | None = field(default=None, metadata=option(
         "Packed layout: most tokens per row (default: the longest pair for sdpa/eager, whose dense mask "
         "costs the square of the row; one row otherwise)."))
-    lm_loss_impl: str = field(default="auto", metadata=_opt(
+    lm_loss_impl: str = field(default="auto", metadata=option(
         "LM term: chunked (never builds the full logits), liger (fused GPU kernel, 'gpu' extra), "
         "plain (full logits), or auto (liger when installed on GPU, else chunked).",
         choices=("auto", "chunked", "liger", "plain")))
 
     # optimiser
-    adam_beta1: float = field(default=0.9, metadata=_opt("AdamW β1."))
-    adam_beta2: float = field(default=0.95, metadata=_opt("AdamW β2."))
-    adam_eps: float = field(default=1e-8, metadata=_opt("AdamW ε."))
-    weight_decay: float = field(default=0.01, metadata=_opt("AdamW weight decay on matrices (not norms or biases)."))
-    grad_clip: float = field(default=1.0, metadata=_opt("Clip the global gradient norm to this (0: off)."))
+    adam_beta1: float = field(default=0.9, metadata=option("AdamW β1."))
+    adam_beta2: float = field(default=0.95, metadata=option("AdamW β2."))
+    adam_eps: float = field(default=1e-8, metadata=option("AdamW ε."))
+    weight_decay: float = field(default=0.01, metadata=option("AdamW weight decay on matrices (not norms or biases)."))
+    grad_clip: float = field(default=1.0, metadata=option("Clip the global gradient norm to this (0: off)."))
 
     # run control
-    log_every: int = field(default=10, metadata=_opt("Optimiser steps between metric lines."))
-    save_every: int = field(default=200, metadata=_opt("Optimiser steps between checkpoints (0: at stage ends only)."))
-    keep_checkpoints: int = field(default=2, metadata=_opt("Checkpoints kept (older ones are deleted)."))
-    halt_after_steps: int | None = field(default=None, metadata=_opt(
+    log_every: int = field(default=10, metadata=option("Optimiser steps between metric lines."))
+    save_every: int = field(default=200, metadata=option("Optimiser steps between checkpoints (0: at stage ends only)."))
+    keep_checkpoints: int = field(default=2, metadata=option("Checkpoints kept (older ones are deleted)."))
+    halt_after_steps: int | None = field(default=None, metadata=option(
         "Checkpoint and stop after this many optimiser steps in this invocation (time-boxed jobs; --resume continues)."))
-    resume: bool = field(default=False, metadata=_opt("Continue from the latest checkpoint in output_dir."))
-    export: bool = field(default=True, metadata=_opt("Write output_dir/export when the last stage ends."))
-    export_check: bool = field(default=True, metadata=_opt("Round-trip check of the export with plain transformers."))
-    progress: bool = field(default=True, metadata=_opt("Show a progress bar."))
-    num_threads: int | None = field(default=None, metadata=_opt("torch CPU threads per process (default: torch's)."))
-    peak_tflops: float | None = field(default=None, metadata=_opt(
+    resume: bool = field(default=False, metadata=option("Continue from the latest checkpoint in output_dir."))
+    export: bool = field(default=True, metadata=option("Write output_dir/export when the last stage ends."))
+    export_check: bool = field(default=True, metadata=option("Round-trip check of the export with plain transformers."))
+    progress: bool = field(default=True, metadata=option("Show a progress bar."))
+    num_threads: int | None = field(default=None, metadata=option("torch CPU threads per process (default: torch's)."))
+    peak_tflops: float | None = field(default=None, metadata=option(
         "Peak dense TFLOP/s of one device for MFU (default: looked up for known GPUs)."))
 
     def __post_init__(self) -> None:
@@ -200,7 +194,7 @@ class TrainConfig:
             self.scratch = ScratchConfig(**known_fields(self.scratch, SCRATCH_FIELDS, "scratch"))
         self.stages = [s if isinstance(s, StageConfig) else StageConfig(**known_fields(s, STAGE_FIELDS, "stage"))
                        for s in self.stages]
-        problems = _check_choices(self, TRAIN_FIELDS)
+        problems = choice_problems(self, TRAIN_FIELDS)
         if not self.model:
             problems.append("needs a model (--model or 'model:' in the YAML)")
         if not self.stages:
@@ -337,15 +331,6 @@ def _coerce(obj: Any, where: str) -> None:
                 setattr(obj, spec.name, value.lower() in ("true", "yes", "1"))
         except ValueError:
             raise ValueError(f"{where}: {spec.name} must be {kinds[0].__name__}, got {value!r}") from None
-
-
-def _check_choices(obj: Any, fields: dict[str, dataclasses.Field]) -> list[str]:
-    problems = []
-    for name, spec in fields.items():
-        choices = spec.metadata.get(CHOICES)
-        if choices and getattr(obj, name) not in choices:
-            problems.append(f"{name} must be one of {', '.join(choices)}, got {getattr(obj, name)!r}")
-    return problems
 
 
 TRAIN_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
