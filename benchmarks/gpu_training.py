@@ -224,12 +224,17 @@ def main() -> None:
             results[name] = json.loads(line[7:]) if line else {"error": done.stderr[-2000:]}
             print(f"{name}: {results[name]}", flush=True)
     print(f"\ncard: {card}; {args.steps} steps × {args.batch} pairs (micro {args.micro}), max_length {args.max_length}")
-    print(f"{'run':<10}{'pairs/s':>9}{'tokens/s':>11}{'MFU':>8}{'peak GiB':>10}")
+    baseline = results.get("hf-plain", {}).get("pairs_per_s")
+    print(f"{'run':<10}{'pairs/s':>9}{'× hf-plain':>12}{'tokens/s':>11}{'MFU':>8}{'peak GiB':>10}")
     for name in runs:
         r = results[name]
         if "pairs_per_s" in r:
             mfu = f"{100 * r['mfu']:.1f}%" if r.get("mfu") is not None else "n/a"
-            print(f"{name:<10}{r['pairs_per_s']:>9.2f}{r['tokens_per_s']:>11.0f}{mfu:>8}{r['peak_mem_gib']:>10.2f}")
+            ratio = r["pairs_per_s"] / baseline if baseline else None
+            r["pairs_ratio_vs_hf_plain"] = ratio
+            shown = f"{ratio:.2f}" if ratio is not None else "n/a"
+            print(f"{name:<10}{r['pairs_per_s']:>9.2f}{shown:>12}{r['tokens_per_s']:>11.0f}{mfu:>8}"
+                  f"{r['peak_mem_gib']:>10.2f}")
         else:
             print(f"{name:<10} {'ok' if r.get('ok') else 'FAILED'} {r.get('error', '')[:200]}")
     if os.environ.get("OUT"):

@@ -161,11 +161,19 @@ def _print(console: Console, rows: list[dict], aspects: list[dict]) -> None:
     console.print(table)
 
 
+def _options(record: dict) -> str:
+    """The command-line options that reproduce `record` (those that differ from the defaults)."""
+    shown = [f" --{name} {value:g}" for name, value in record["config"].items() if value is not None]
+    if Path(record["data"]).resolve() != DEFAULT_DATA.resolve():
+        shown.append(f" --data {_shown(record['data'])}")
+    return "".join(shown)
+
+
 def _write_doc(path: Path, rows: list[dict], aspects: list[dict], record: dict) -> None:
     """Rewrite the generated section of docs/lite.md between its markers, keeping the prose around it."""
     begin, end = "<!-- loso:begin -->", "<!-- loso:end -->"
     lines = [begin, "", "Command (from the repository root):", "", "```bash",
-             "python benchmarks/lite_loso.py" + (f" --l2 {record['config']['l2']}" if record["config"]["l2"] else ""),
+             "python benchmarks/lite_loso.py" + _options(record),
              "```", "",
              f"Data: `{_shown(record['data'])}` ({record['pairs']} pairs, {len(rows)} subsets); "
              f"feature set `{record['feature_version']}`. Accuracy in %, ties count as wrong.", "",

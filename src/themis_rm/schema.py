@@ -87,7 +87,6 @@ CODE_ASPECTS: tuple[Aspect, ...] = (
     Aspect.READABILITY_MAINTAINABILITY,
     Aspect.SECURITY_HARDNESS,
 )
-GENERAL_ASPECTS: tuple[Aspect, ...] = (Aspect.HELPFULNESS, Aspect.HARMLESSNESS)
 
 
 class Language(_Vocabulary):
@@ -149,6 +148,14 @@ def prompt_messages(prompt: Prompt) -> list[Message]:
     return [dict(m) for m in prompt]
 
 
+def with_system(prompt: Prompt, system: str | None) -> list[Message]:
+    """The prompt's messages behind a system turn, unless there is none or the prompt has its own."""
+    messages = prompt_messages(prompt)
+    if system is not None and not (messages and messages[0]["role"] == "system"):
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
 @dataclass(frozen=True)
 class PreferencePair:
     """One benchmark or training row: `chosen` is preferred to `rejected` for `aspect`."""
@@ -193,13 +200,7 @@ class ScoreRequest:
     mode: str | None = None
 
     def messages(self) -> list[Message]:
-        turns: list[Message] = []
-        prompt = prompt_messages(self.prompt)
-        if self.system is not None and not (prompt and prompt[0]["role"] == "system"):
-            turns.append({"role": "system", "content": self.system})
-        turns.extend(prompt)
-        turns.append({"role": "assistant", "content": self.response})
-        return turns
+        return [*with_system(self.prompt, self.system), {"role": "assistant", "content": self.response}]
 
     def key(self, context_fields: frozenset[str] = frozenset()) -> str:
         """A content hash of everything that can change this request's score."""

@@ -67,7 +67,8 @@ def test_eval_with_a_rating_judge_counts_every_failure_and_reparses(pairs, tmp_p
 
     # An unchanged run re-parses to the same numbers, without a server.
     again = themis("judge", "reparse", run, "--out", tmp_path / "same")
-    assert again.returncode == 0, again.stderr and "0 changed" in again.stdout
+    assert again.returncode == 0, again.stderr
+    assert "0 changed" in again.stdout, again.stdout
     assert json.loads((tmp_path / "same" / "results.json").read_text())["overall"] == overall
 
     # Edit one stored output, as a better parser would read it: the score and the counts follow.

@@ -91,3 +91,14 @@ def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path, name, lines, messa
     assert result.stderr.strip().splitlines() == [f"themis: error: {path}:2: " + result.stderr.split(f"{path}:2: ", 1)[1].strip()]
     assert message in result.stderr
     assert not (tmp_path / "run" / "scores.parquet").exists()
+
+
+def test_a_source_that_cannot_be_opened_is_a_data_error_in_every_command(tmp_path):
+    missing = tmp_path / "nope.jsonl"
+    with pytest.raises(DataError, match="no such file or directory"):
+        read_pairs(str(missing))
+    for command in (["data", "show", str(missing)], ["lite", "explain", "--data", str(missing), "--id", "x"]):
+        result = subprocess.run([sys.executable, "-m", "themis_rm", *command], capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.strip() == f"themis: error: {missing}: no such file or directory (and not a hub id owner/name)"

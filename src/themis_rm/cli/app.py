@@ -8,11 +8,10 @@ the command, so `themis --help` stays fast.
 from __future__ import annotations
 
 import importlib
-import sys
 
 import typer
 
-from themis_rm.cli.errors import UserError
+from themis_rm.cli.errors import UserError, fail
 
 COMMAND_MODULES = [
     "themis_rm.cli.eval_cmd",
@@ -43,5 +42,4 @@ def main() -> None:
     try:
         app(standalone_mode=True)
     except UserError as err:
-        print(f"themis: error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+        fail(str(err))

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import wraps
-from typing import TypeVar
-
-F = TypeVar("F", bound=Callable[..., object])
 
 
 class UserError(Exception):
@@ -28,16 +24,3 @@ def user_errors(*kinds: type[BaseException]) -> Iterator[None]:
     except (UserError, *kinds) as err:
         fail(str(err))
 
-
-def reports_user_errors(*kinds: type[BaseException]) -> Callable[[F], F]:
-    """Decorator form of `user_errors` for command functions."""
-
-    def decorate(func: F) -> F:
-        @wraps(func)
-        def wrapper(*args: object, **kwargs: object) -> object:
-            with user_errors(*kinds):
-                return func(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate

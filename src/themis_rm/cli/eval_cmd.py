@@ -9,14 +9,9 @@ from typing import Annotated
 import typer
 
 from themis_rm.cli.errors import user_errors
+from themis_rm.criteria import PromptMode
 
 SCORER_HELP = "Scorer spec: lite, lite:WEIGHTS.json, length, random, hf:MODEL, judge:MODEL@BASE_URL, or a plug-in name."
-
-
-class Mode(str, Enum):
-    none = "none"
-    full = "full"
-    aspect = "aspect"
 
 
 class Ties(str, Enum):
@@ -32,7 +27,7 @@ class OnInvalid(str, Enum):
 def eval_command(
     data: Annotated[str, typer.Option(help="Pairs: builtin, a .jsonl/.parquet file, a directory, a saved dataset or a hub id.")] = "builtin",
     scorer: Annotated[str, typer.Option(help=SCORER_HELP)] = "lite",
-    prompt_mode: Annotated[Mode | None, typer.Option(help="Criteria system prompt: none, full (all criteria) or aspect (the pair's own). Default: the scorer's own (aspect for lite, none for the others).")] = None,
+    prompt_mode: Annotated[PromptMode | None, typer.Option(help="Criteria system prompt: none, full (all criteria) or aspect (the pair's own). Default: the scorer's own (aspect for lite, none for the others).")] = None,
     criteria: Annotated[Path | None, typer.Option(help="YAML file that replaces the criteria texts.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default: a new folder under ./runs/); an existing one resumes.")] = None,
     limit: Annotated[int | None, typer.Option(help="Score a seeded random sample of this many pairs.")] = None,

@@ -72,6 +72,7 @@ def reparse_run(
 ) -> None:
     """Re-read the stored judge outputs with the current extraction rules; no request is sent."""
     from themis_rm.evaluation.metrics import summarize
+    from themis_rm.evaluation.run import write_run
     from themis_rm.evaluation.runs import RunError, load_run
 
     with user_errors(RunError):
@@ -87,11 +88,7 @@ def reparse_run(
     if target.resolve() == run.resolve():
         raise UserError("--out must differ from the run folder: the original run is kept as it was")
     target.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(target / "scores.parquet")
-    (target / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
-    with gzip.open(target / "details.jsonl.gz", "wt", encoding="utf-8") as handle:
-        for row in details.values():
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    write_run(target, frame, results, list(details.values()))
     overall = results["overall"]
     typer.echo(
         f"re-parsed {len(frame)} pairs ({changed} changed): accuracy {overall.get('accuracy')}, "
@@ -116,43 +113,34 @@ def _read_details(run: Path) -> dict[str, dict[str, Any]]:
 
 def _rescore(scores: Any, details: dict[str, dict[str, Any]], run: Path) -> tuple[Any, int]:
     """The score table with scores, correctness and flag columns rebuilt from the re-parsed outputs."""
-    from themis_rm.evaluation.run import SCORE_COLUMNS
+    from themis_rm.evaluation.run import fill_flags, flag_columns, flag_values
     from themis_rm.scoring.judge import is_judge_detail, reparse
 
     frame = scores.copy()
-    flag_columns = [c for c in frame.columns if c not in SCORE_COLUMNS and c != "prompt_id"]
-    frame[flag_columns] = False
+    frame[flag_columns(frame)] = False
     changed = 0
     for pair_id in frame.index:
         row = details.get(str(pair_id))
         if row is None or not is_judge_detail(row.get("chosen")):
             raise UserError(f"{run}: pair {pair_id} has no stored judge output; was this run scored by a judge?")
-        if row["chosen"]["protocol"] == "pairwise":
+        pairwise = row["chosen"]["protocol"] == "pairwise"
+        if pairwise:
             chosen, rejected = reparse(row["chosen"])  # type: ignore[misc]
-            flags = {k: v for k, v in chosen.detail["flags"].items() if v}
-            columns = dict.fromkeys(flags, True)
             row["chosen"] = chosen.detail
         else:
             if not is_judge_detail(row.get("rejected")):
                 raise UserError(f"{run}: pair {pair_id} has no stored judge output for its rejected response")
             chosen, rejected = reparse(row["chosen"]), reparse(row["rejected"])  # type: ignore[assignment]
-            columns = {}
-            for side, scored in (("chosen", chosen), ("rejected", rejected)):
-                row[side] = scored.detail
-                for flag, on in scored.detail["flags"].items():
-                    if on:
-                        columns[f"{side}_{flag}"] = columns[flag] = True
+            row["chosen"], row["rejected"] = chosen.detail, rejected.detail
         old = (frame.at[pair_id, "chosen_score"], frame.at[pair_id, "rejected_score"])
         if not all(_same(a, b) for a, b in zip(old, (chosen.value, rejected.value))):
             changed += 1
         frame.at[pair_id, "chosen_score"], frame.at[pair_id, "rejected_score"] = chosen.value, rejected.value
         frame.at[pair_id, "correct"] = bool(chosen.value > rejected.value)
         frame.at[pair_id, "score_diff"] = chosen.value - rejected.value
-        for column, on in columns.items():
+        for column, on in flag_values(chosen, rejected, pairwise).items():
             frame.at[pair_id, column] = on
-    new_flags = [c for c in frame.columns if c not in SCORE_COLUMNS and c != "prompt_id"]
-    frame[new_flags] = frame[new_flags].fillna(False).astype(bool)
-    return frame, changed
+    return fill_flags(frame), changed
 
 
 def _same(a: float, b: float) -> bool:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from themis_rm.cli.errors import UserError, user_errors
+from themis_rm.criteria import PromptMode
 
 lite_app = typer.Typer(help="The CPU `lite` scorer: fit its weights on your pairs, explain a verdict.",
                        no_args_is_help=True)
@@ -122,7 +123,7 @@ def explain_command(
     from themis_rm.scoring.lite.scorer import load_model
 
     with user_errors(DataError, ScorerError):
-        if mode not in ("aspect", "full", "none"):
+        if mode not in {m.value for m in PromptMode}:
             raise UserError(f"--mode must be aspect, full or none, got {mode!r}")
         model, _ = load_model(str(weights) if weights else None)
         if data is not None:

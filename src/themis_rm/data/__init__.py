@@ -66,8 +66,8 @@ def read_pairs(
     """Read and validate every row of `source`; see the module docstring for `on_invalid`."""
     if on_invalid not in ("error", "skip"):
         raise ValueError(f"on_invalid must be 'error' or 'skip', got {on_invalid!r}")
-    rows = _builtin_rows() if source == "builtin" else iter_source(source)
-    try:
+    try:  # a source that cannot be opened fails here, one that breaks mid-way inside validate_rows
+        rows = _builtin_rows() if source == "builtin" else iter_source(source)
         pairs, problems = validate_rows(rows, defaults)
     except SourceError as err:
         raise DataError([Problem(Location(source), "unreadable", str(err).removeprefix(f"{source}: "))], source) from None

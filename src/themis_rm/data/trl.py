@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from themis_rm.schema import PreferencePair, prompt_messages
+from themis_rm.schema import PreferencePair, with_system
 
 
 def to_trl_row(pair: PreferencePair, system: str | None = None, conversational: bool = True) -> dict[str, Any]:
     """One TRL row plus Themis's `aspect`, `language` and `system` columns (extras are kept)."""
     if conversational:
-        messages = prompt_messages(pair.prompt)
-        if system is not None and not (messages and messages[0]["role"] == "system"):
-            messages = [{"role": "system", "content": system}, *messages]
-        prompt: Any = messages
+        prompt: Any = with_system(pair.prompt, system)
         chosen: Any = [{"role": "assistant", "content": pair.chosen}]
         rejected: Any = [{"role": "assistant", "content": pair.rejected}]
     else:

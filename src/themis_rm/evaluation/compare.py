@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from themis_rm.evaluation.metrics import correctness
+from themis_rm.evaluation.metrics import correctness, level_bootstrap
 from themis_rm.evaluation.runs import Run
 
 
@@ -30,14 +30,9 @@ def mcnemar_exact(b: int, c: int) -> float:
 
 
 def paired_interval(diff: np.ndarray, rng: np.random.Generator, resamples: int, confidence: float) -> list[float]:
-    """Percentile bootstrap of the mean difference; the per-pair differences take few values, so a
-    multinomial draw over them is the exact resampling distribution."""
+    """Percentile bootstrap of the mean per-pair difference (which takes few values)."""
     levels, counts = np.unique(diff, return_counts=True)
-    draws = rng.multinomial(len(diff), counts / len(diff), size=resamples)
-    means = draws @ levels / len(diff)
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(means, [tail, 1 - tail])
-    return [round(float(low), 4), round(float(high), 4)]
+    return level_bootstrap(levels, counts, rng, resamples, confidence)
 
 
 def _block(a: pd.DataFrame, b: pd.DataFrame, ties: str, rng: np.random.Generator, resamples: int,

@@ -54,6 +54,14 @@ def bootstrap_interval(values: np.ndarray, rng: np.random.Generator, resamples: 
         return None
     levels = np.array([0.0, 0.5, 1.0])
     counts = np.array([(values == level).sum() for level in levels])
+    return level_bootstrap(levels, counts, rng, resamples, confidence)
+
+
+def level_bootstrap(levels: np.ndarray, counts: np.ndarray, rng: np.random.Generator, resamples: int,
+                    confidence: float) -> list[float]:
+    """Percentile interval of the mean of a sample that takes few values (`levels`, seen `counts`
+    times): a multinomial draw over the levels is the exact resampling distribution."""
+    n = int(counts.sum())
     draws = rng.multinomial(n, counts / n, size=resamples)
     means = draws @ levels / n
     tail = (1 - confidence) / 2

@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from themis_rm.evaluation.metrics import correctness
 from themis_rm.evaluation.plots import accuracy_bars, heatmap
 from themis_rm.evaluation.runs import Run, discrepancies, recompute
+from themis_rm.evaluation.summary import percent
 from themis_rm.schema import CODE_ASPECTS
 
 
@@ -46,10 +49,6 @@ class Figure:
 Block = Heading | Paragraph | TableBlock | Figure
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}"
-
-
 def _ci(ci: list[float] | None) -> str:
     return "" if not ci else f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}"
 
@@ -57,7 +56,7 @@ def _ci(ci: list[float] | None) -> str:
 def _group_table(results: dict[str, Any], key: str) -> TableBlock:
     intervals = results["confidence_intervals"].get(key, {})
     ties = results["ties"].get(key, {})
-    rows = [[name, str(block["count"]), _pct(block["accuracy"]), _ci(intervals.get(name)), str(ties.get(name, 0))]
+    rows = [[name, str(block["count"]), percent(block["accuracy"]), _ci(intervals.get(name)), str(ties.get(name, 0))]
             for name, block in results[key].items()]
     return TableBlock([key.removeprefix("by_"), "n", "accuracy %", "95% CI", "ties"], rows)
 
@@ -68,9 +67,9 @@ def leaderboard(named: list[tuple[str, dict[str, Any]]]) -> TableBlock:
     rows = []
     for name, results in sorted(named, key=lambda item: -(item[1]["overall"]["accuracy"] or 0)):
         overall = results["overall"]
-        rows.append([name, str(overall["total_examples"]), _pct(overall["accuracy"]),
-                     _ci(results["confidence_intervals"]["overall"]), _pct(results["macro_accuracy"]["over_aspects"]),
-                     *[_pct(results["by_aspect"].get(a, {}).get("accuracy")) for a in aspects]])
+        rows.append([name, str(overall["total_examples"]), percent(overall["accuracy"]),
+                     _ci(results["confidence_intervals"]["overall"]), percent(results["macro_accuracy"]["over_aspects"]),
+                     *[percent(results["by_aspect"].get(a, {}).get("accuracy")) for a in aspects]])
     return TableBlock(header, rows)
 
 
@@ -78,22 +77,20 @@ def run_blocks(run: Run, results: dict[str, Any]) -> list[Block]:
     overall = results["overall"]
     blocks: list[Block] = [
         Heading(run.name, 2),
-        Paragraph(f"Accuracy {_pct(overall['accuracy'])}% (95% CI {_ci(results['confidence_intervals']['overall'])}) "
+        Paragraph(f"Accuracy {percent(overall['accuracy'])}% (95% CI {_ci(results['confidence_intervals']['overall'])}) "
                   f"over {overall['total_examples']} pairs; tie policy `{results['tie_policy']}`; "
                   f"{results['ties']['overall']} tie(s), {results['invalid_pairs']['overall']} pair(s) without a score."),
     ]
     if "per_prompt_macro" in results:
         macro = results["per_prompt_macro"]
-        blocks.append(Paragraph(f"Per-prompt macro accuracy: {_pct(macro['accuracy'])}% over {macro['prompts']} prompts."))
+        blocks.append(Paragraph(f"Per-prompt macro accuracy: {percent(macro['accuracy'])}% over {macro['prompts']} prompts."))
     intervals = results["confidence_intervals"]
     blocks.append(Figure(f"{run.name}-aspects", accuracy_bars(
         f"{run.name}: accuracy by aspect",
         [(n, b["accuracy"], intervals["by_aspect"].get(n), b["count"]) for n, b in results["by_aspect"].items()])))
     cells = {}
     scores = run.scores
-    correct = (scores["chosen_score"] > scores["rejected_score"]).astype(float)
-    if results["tie_policy"] == "half":
-        correct[scores["chosen_score"] == scores["rejected_score"]] = 0.5
+    correct = pd.Series(correctness(scores, results["tie_policy"]), index=scores.index)
     for (aspect, language), values in correct.groupby([scores["aspect"], scores["language"]]):
         cells[(aspect, language)] = (float(np.mean(values)), len(values))
     blocks.append(Figure(f"{run.name}-heatmap", heatmap(

@@ -112,17 +112,32 @@ def assemble(pairs: list[PreferencePair], chosen: list[Scored], rejected: list[S
             "subset": pair.subset,
             "prompt_id": prompt_id(pair),
         }
-        cf, rf = _flags(c), _flags(r)
-        for name in sorted(set(cf) | set(rf)):
-            if pairwise:
-                row[name] = cf.get(name, False) or rf.get(name, False)
-            else:
-                row[f"chosen_{name}"], row[f"rejected_{name}"] = cf.get(name, False), rf.get(name, False)
-                row[name] = row[f"chosen_{name}"] or row[f"rejected_{name}"]
+        row.update(flag_values(c, r, pairwise))
         rows.append(row)
-    frame = pd.DataFrame(rows).set_index("id")
-    flag_like = [c for c in frame.columns if c not in SCORE_COLUMNS and c != "prompt_id"]
-    frame[flag_like] = frame[flag_like].fillna(False).astype(bool)
+    return fill_flags(pd.DataFrame(rows).set_index("id"))
+
+
+def flag_values(chosen: Scored, rejected: Scored, pairwise: bool) -> dict[str, bool]:
+    """A pair's flag columns: per side and either side for pointwise scorers, one per flag for pairwise."""
+    cf, rf = _flags(chosen), _flags(rejected)
+    values: dict[str, bool] = {}
+    for name in sorted(set(cf) | set(rf)):
+        if pairwise:
+            values[name] = cf.get(name, False) or rf.get(name, False)
+        else:
+            values[f"chosen_{name}"], values[f"rejected_{name}"] = cf.get(name, False), rf.get(name, False)
+            values[name] = values[f"chosen_{name}"] or values[f"rejected_{name}"]
+    return values
+
+
+def flag_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in SCORE_COLUMNS and c != "prompt_id"]
+
+
+def fill_flags(frame: pd.DataFrame) -> pd.DataFrame:
+    """Flag columns as booleans: a flag a pair never raised is False."""
+    flags = flag_columns(frame)
+    frame[flags] = frame[flags].fillna(False).astype(bool)
     return frame
 
 
@@ -198,19 +213,16 @@ def evaluate(config: EvalConfig) -> RunResult:
         "command": " ".join(sys.argv),
     }
     if shard.is_main:  # the other ranks' scores are already in the shared cache
-        write_run(out_dir, frame, results, pairs, chosen, rejected)
+        details = [{"id": p.id, "chosen": c.detail, "rejected": r.detail}
+                   for p, c, r in zip(pairs, chosen, rejected) if _has_detail(c) or _has_detail(r)]
+        write_run(out_dir, frame, results, details)
     return RunResult(out_dir, frame, results)
 
 
-def write_run(out_dir: Path, frame: pd.DataFrame, results: dict[str, Any], pairs: list[PreferencePair],
-              chosen: list[Scored], rejected: list[Scored]) -> None:
+def write_run(out_dir: Path, frame: pd.DataFrame, results: dict[str, Any], details: list[dict[str, Any]]) -> None:
+    """scores.parquet, results.json and, when any, the per-pair details (e.g. raw judge outputs)."""
     frame.to_parquet(out_dir / "scores.parquet")
     (out_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
-    details = [
-        {"id": p.id, "chosen": c.detail, "rejected": r.detail}
-        for p, c, r in zip(pairs, chosen, rejected)
-        if _has_detail(c) or _has_detail(r)
-    ]
     if details:
         with gzip.open(out_dir / "details.jsonl.gz", "wt", encoding="utf-8") as handle:
             for row in details:

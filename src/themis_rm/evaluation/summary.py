@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 
-def _pct(value: float | None) -> str:
+def percent(value: float | None) -> str:
+    """An accuracy for tables: one decimal, a dash when there is none."""
     return "—" if value is None else f"{100 * value:.1f}"
 
 
@@ -29,11 +30,11 @@ def print_summary(results: dict[str, Any], out_dir: Path, console: Console | Non
     table.add_column("acc", justify="right")
     table.add_column("95% CI", justify="right")
     table.add_column("ties", justify="right")
-    table.add_row("overall", "", str(overall["total_examples"]), _pct(overall["accuracy"]),
+    table.add_row("overall", "", str(overall["total_examples"]), percent(overall["accuracy"]),
                   _interval(intervals.get("overall")), str(ties.get("overall", "")))
     for key, label in (("by_aspect", "aspect"), ("by_language", "language"), ("by_subset", "subset")):
         for name, block in results.get(key, {}).items():
-            table.add_row(label, name, str(block["count"]), _pct(block["accuracy"]),
+            table.add_row(label, name, str(block["count"]), percent(block["accuracy"]),
                           _interval(intervals.get(key, {}).get(name)), str(ties.get(key, {}).get(name, "")))
     console.print(table)
     manifest = results.get("manifest", {})
@@ -44,7 +45,7 @@ def print_summary(results: dict[str, Any], out_dir: Path, console: Console | Non
     invalid = results.get("invalid_pairs", {}).get("overall", 0)
     if invalid:
         notes.append(f"invalid pairs (a side without score): {invalid}; valid-only accuracy "
-                     f"{_pct(results['accuracy_by_policy']['valid_only']['overall'])}")
+                     f"{percent(results['accuracy_by_policy']['valid_only']['overall'])}")
     skipped = results.get("skipped_rows")
     if skipped:
         notes.append(f"skipped input rows: {skipped['total']} {skipped['by_reason']}")
