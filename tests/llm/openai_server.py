@@ -84,8 +84,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class OpenAIServer:
-    def __init__(self, handler: Handler, api_key: str | None = None, latency: float = 0.0) -> None:
-        self.handler, self.api_key, self.latency = handler, api_key, latency
+    def __init__(self, handler: Handler, api_key: str | None = None) -> None:
+        self.handler, self.api_key = handler, api_key
         self.bodies: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._httpd = _Server(("127.0.0.1", 0), self._request_handler())
@@ -136,8 +136,6 @@ class OpenAIServer:
                     return self._send(Reply(400, {"error": {"message": "body is not JSON"}}))
                 with server._lock:
                     server.bodies.append(body)
-                if server.latency:
-                    time.sleep(server.latency)
                 self._send(server.handler(body))
 
             def _send(self, reply: Reply) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 _OVERFLOW = re.compile(
-    r"context length|context window|maximum context|too many tokens|prompt is too long|"
-    r"input is too long|exceeds? the (?:model'?s? )?(?:max|maximum)|max_model_len|too long",
+    r"context length|context window|maximum context|too many tokens|"
+    r"exceeds? the (?:model'?s? )?(?:max|maximum)|max_model_len|too long",
     re.IGNORECASE,
 )
 

@@ -13,8 +13,10 @@ from themis_rm.scoring.lite.fit import (
     aspect_margins,
     featurize,
     fit_model,
+    fit_shared,
     pair_weights,
     select_hyper,
+    standardisation,
 )
 from themis_rm.scoring.lite.model import COMBINED, LiteModel, WeightsError, fit_logistic
 from themis_rm.scoring.lite.priors import prior_vector
@@ -109,9 +111,12 @@ def test_l2_and_transfer_are_chosen_by_leave_one_subset_out():
 def test_aspect_without_data_gets_its_prior_plus_transfer():
     pairs = [p for p in read_pairs(FIXTURE).pairs if p.aspect is Aspect.SECURITY_HARDNESS]
     table = featurize(pairs)
-    config = FitConfig(l2=1.0, transfer=0.0)
+    config = FitConfig(l2=1.0, transfer=0.5)
     model = fit_model(table, config)
-    assert np.allclose(model.weights[Aspect.MEMORY_EFFICIENCY.value], prior_vector(Aspect.MEMORY_EFFICIENCY))
+    learnt = fit_shared(table, standardisation(table)[1], 1.0, config) - prior_vector(None)
+    expected = prior_vector(Aspect.MEMORY_EFFICIENCY) + 0.5 * learnt
+    assert np.abs(learnt).max() > 0.01  # the transfer term is not vacuous
+    assert np.allclose(model.weights[Aspect.MEMORY_EFFICIENCY.value], expected)
 
 
 @pytest.mark.parametrize(("edit", "message"), [

@@ -74,7 +74,6 @@ class Facts:
     builtins: frozenset[bytes] = frozenset()
     comment_bytes: int = 0
     identifiers: Counter[bytes] = field(default_factory=Counter)
-    keywords: frozenset[bytes] = frozenset()
     imports: list[bytes] = field(default_factory=list)
     numbers: int = 0
 
@@ -103,11 +102,12 @@ def collect(code: Code, language: Language | None) -> Facts:
     comment_spans: list[tuple[int, int]] = []
     string_spans: list[tuple[int, int]] = []
     loop_spans: list[tuple[int, int]] = []
+    keywords: frozenset[bytes] = frozenset()
     if language is not None and source.strip():
         tree = parser(language).parse(source)
         captures = _query(language)[1].captures(tree.root_node)
         facts.parsed = True
-        facts.keywords = _keywords(language)
+        keywords = _keywords(language)
         _structure(facts, captures, comment_spans, string_spans, loop_spans, TABLES[language].blocks)
         facts.callees = [source[n.start_byte:n.end_byte] for n in captures.get("call", ())]
         facts.builtins = _builtins(language)
@@ -120,7 +120,7 @@ def collect(code: Code, language: Language | None) -> Facts:
     facts.counts["sec_sql"] += sql_built_by_concatenation(code_nc, string_spans)
     code_plain = _blank(code_nc, string_spans)
     identifiers = Counter(IDENTIFIER.findall(code_plain))
-    for keyword in identifiers.keys() & facts.keywords:
+    for keyword in identifiers.keys() & keywords:
         del identifiers[keyword]
     facts.identifiers = identifiers
     numbers = NUMBER.findall(code_plain)
@@ -183,7 +183,6 @@ def _structure(facts: Facts, captures: dict[str, list[Any]], comments: list, str
     facts.function_lines = [n.end_point[0] - n.start_point[0] + 1 for n in captures.get("function", ())]
     counts["unreachable"] = sum(1 for n in captures.get("exit", ()) if _dead_after(n, blocks))
     counts["empty_catch"] = sum(1 for n in captures.get("catch_body", ()) if _is_empty(n))
-    counts["docstring"] = len(captures.get("docstring", ()))
 
 
 def _is_empty(node: Any) -> bool:

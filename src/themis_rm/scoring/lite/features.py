@@ -54,21 +54,17 @@ def _per_line(n: float, facts: Facts) -> float:
     return n / max(facts.lines, 1)
 
 
-def _distinct(facts: Facts) -> list[bytes]:
-    return [name for name in facts.identifiers if len(name) > 0]
-
-
 def _singletons(facts: Facts) -> list[bytes]:
     return [name for name, n in facts.identifiers.items() if n == 1]
 
 
 def _ident_len(facts: Facts) -> float:
-    names = _distinct(facts)
+    names = facts.identifiers
     return sum(len(n) for n in names) / len(names) if names else 0.0
 
 
 def _short_share(facts: Facts) -> float:
-    names = _distinct(facts)
+    names = facts.identifiers
     return sum(1 for n in names if len(n) == 1) / len(names) if names else 0.0
 
 
@@ -236,7 +232,6 @@ class Extracted:
 
     values: np.ndarray
     language: Language | None
-    language_source: str
     syntax_error: bool
     truncated: bool
 
@@ -256,7 +251,7 @@ def context_for(text: str) -> Context:
 def extract(response: str, language: Language | None, prompt: Prompt = "") -> Extracted:
     """Features of one response; never raises on odd input (empty, binary, unknown language)."""
     code = strip_fences(response if isinstance(response, str) else str(response))
-    resolved, source = resolve_language(language, code)
+    resolved, _ = resolve_language(language, code)
     facts = collect(code, resolved)
     ctx = context_for(prompt_text(prompt))
     counts, looped = facts.counts, facts.in_loop
@@ -266,5 +261,5 @@ def extract(response: str, language: Language | None, prompt: Prompt = "") -> Ex
     ], dtype=np.float64)
     if not np.isfinite(values).all():
         np.nan_to_num(values, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    return Extracted(values, resolved, source, syntax_error=facts.parsed and bool(facts.counts["error"]),
+    return Extracted(values, resolved, syntax_error=facts.parsed and bool(facts.counts["error"]),
                      truncated=code.truncated)

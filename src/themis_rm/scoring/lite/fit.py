@@ -136,16 +136,6 @@ def fit_weights(table: FeatureTable, scale: np.ndarray, l2: float, transfer: flo
     return fit_aspects(table, scale, l2, transfer, fit_shared(table, scale, l2, config), config)
 
 
-def accuracy_by_group(table: FeatureTable, weights: dict[str, np.ndarray], scale: np.ndarray,
-                      groups: Sequence[str]) -> dict[str, float]:
-    """Accuracy (ties wrong) of the aspect models per group label."""
-    margins = aspect_margins(table, weights, scale)
-    out: dict[str, list[bool]] = {}
-    for group, margin in zip(groups, margins):
-        out.setdefault(group, []).append(bool(margin > 0))
-    return {g: float(np.mean(v)) for g, v in out.items()}
-
-
 def aspect_margins(table: FeatureTable, weights: dict[str, np.ndarray], scale: np.ndarray,
                    key: str | None = None) -> np.ndarray:
     """score(chosen) - score(rejected) per pair, with its aspect's weights (or all with `key`)."""
@@ -185,7 +175,8 @@ def select_hyper(table: FeatureTable, config: FitConfig) -> Selection:
     gets the transfer that scored best on those pairs; an aspect no fold held out keeps the
     common value.
     """
-    folds = [m for m in _folds(table, config) if m.any() and (~m).any()]
+    fixed = config.l2 is not None and config.transfer is not None  # nothing to choose
+    folds = [] if fixed else [m for m in _folds(table, config) if m.any() and (~m).any()]
     l2_grid = config.l2_grid if config.l2 is None else (config.l2,)
     transfer_grid = config.transfer_grid if config.transfer is None else (config.transfer,)
     aspects = sorted({a.value for a in table.aspects} | {a.value for a in CODE_ASPECTS})
@@ -227,11 +218,7 @@ def fit_model(table: FeatureTable, config: FitConfig, sources: Sequence[str] = (
     """Fit on every pair of `table`; the model records what it was fitted on and how."""
     if not len(table):
         raise ValueError("no pairs to fit on")
-    if config.l2 is not None and config.transfer is not None:
-        aspects = {a.value for a in table.aspects} | {a.value for a in CODE_ASPECTS}
-        chosen = Selection(config.l2, config.transfer, dict.fromkeys(sorted(aspects), config.transfer), {})
-    else:
-        chosen = select_hyper(table, config)
+    chosen = select_hyper(table, config)
     mean, scale = standardisation(table)
     weights = fit_weights(table, scale, chosen.l2, chosen.per_aspect, config)
     train_acc = float(np.mean(aspect_margins(table, weights, scale) > 0))

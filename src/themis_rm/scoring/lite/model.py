@@ -48,9 +48,6 @@ class LiteModel:
             return aspect.value
         return COMBINED
 
-    def standardise(self, values: np.ndarray) -> np.ndarray:
-        return (values - self.mean) / self.scale
-
     def score(self, values: np.ndarray, key: str) -> float:
         """The score of one feature row under the weights named `key`.
 
@@ -112,14 +109,20 @@ class LiteModel:
 
     @classmethod
     def load(cls, path: str | Path) -> LiteModel:
+        return cls.load_with_text(path)[0]
+
+    @classmethod
+    def load_with_text(cls, path: str | Path) -> tuple[LiteModel, str]:
+        """The model and the exact text it was read from (one read, so a hash of it matches)."""
         path = Path(path)
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            raw = json.loads(text)
         except FileNotFoundError:
             raise WeightsError(f"{path}: no such weights file") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise WeightsError(f"{path}: cannot read weights: {err}") from None
-        return cls.from_json(raw, str(path))
+        return cls.from_json(raw, str(path)), text
 
 
 def _rounded(vector: np.ndarray) -> list[float]:

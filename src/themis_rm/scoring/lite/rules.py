@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 
 from themis_rm.schema import Language
 
@@ -529,8 +529,7 @@ for _phrases, _categories in PROMPT_TOPICS.items():
 _TOPIC_SCAN = re.compile(words(list(_TOPIC_OF)))  # one trie scan finds every topic word
 
 
-@lru_cache(maxsize=4096)
 def prompt_categories(prompt_text: str) -> frozenset[str]:
-    """Categories a request's topic makes relevant: one scan of its lower-cased text (cached per prompt)."""
+    """Categories a request's topic makes relevant: one scan of its lower-cased text (the caller caches)."""
     found = set(_TOPIC_SCAN.findall(prompt_text.lower()))
     return frozenset(c for phrase in found for c in _TOPIC_OF[phrase])

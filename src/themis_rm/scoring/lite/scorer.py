@@ -40,9 +40,8 @@ def load_model(path: str | None) -> tuple[LiteModel, str]:
         if path is None:
             model, digest = shipped_model()
         else:
-            file = Path(path).expanduser()
-            model = LiteModel.load(file)
-            digest = _digest(file.read_text(encoding="utf-8"))
+            model, text = LiteModel.load_with_text(Path(path).expanduser())
+            digest = _digest(text)
     except WeightsError as err:
         raise ScorerError(str(err)) from None
     if tuple(model.features) != FEATURE_NAMES or model.feature_version != FEATURE_VERSION:
