@@ -19,6 +19,10 @@ from tiny_models import CORPUS  # noqa: E402
 ONE_THREAD_ENV = dict(os.environ, OMP_NUM_THREADS="1")
 
 
+#: How far `themis eval` may be from the per-sample float32 reference.
+TOLERANCE = 1e-4
+
+
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     threads = torch.get_num_threads()

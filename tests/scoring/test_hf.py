@@ -17,20 +17,13 @@ pytest.importorskip("transformers")
 
 from tests.scoring.hf_support import (  # noqa: E402, F401
     ONE_THREAD_ENV,
+    TOLERANCE,
     one_thread,
     reference_scores,
     requests_for_tests,
     write_pairs,
 )
 from tiny_models import CORPUS, build_model  # noqa: E402
-
-TOLERANCE = 1e-4
-
-
-@pytest.fixture(scope="module")
-def reference(tiny_seq_cls):
-    requests = requests_for_tests()
-    return requests, reference_scores(tiny_seq_cls, requests)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from themis_rm.scoring.base import ScorerError, load_scorer
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from tests.scoring.hf_support import one_thread  # noqa: E402, F401
+from tests.scoring.hf_support import TOLERANCE, one_thread  # noqa: E402, F401
 from themis_rm.scoring import heads  # noqa: E402
 from themis_rm.scoring.heads import ModelFiles, SequenceClassificationHead, detect_head  # noqa: E402
 from tiny_models import (  # noqa: E402
@@ -20,7 +20,6 @@ from tiny_models import (  # noqa: E402
     build_value_head_model,
 )
 
-TOLERANCE = 1e-4
 REQUESTS = [
     ScoreRequest("Be strict." if i % 2 else None, "Write code." if i % 3 else "Fix it.", code * (1 + i % 3))
     for i, code in enumerate(CORPUS[:9])

@@ -9,18 +9,15 @@ from themis_rm.scoring.base import load_scorer
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from tests.scoring.hf_support import one_thread, reference_scores, requests_for_tests  # noqa: E402, F401
+from tests.scoring.hf_support import (  # noqa: E402, F401
+    TOLERANCE,
+    one_thread,
+    reference_scores,
+    requests_for_tests,
+)
 from themis_rm.scoring import readout  # noqa: E402
 from themis_rm.scoring.forward import BatchRunner  # noqa: E402
 from tiny_models import build_model  # noqa: E402
-
-TOLERANCE = 1e-4
-
-
-@pytest.fixture(scope="module")
-def reference(tiny_seq_cls):
-    requests = requests_for_tests()
-    return requests, reference_scores(tiny_seq_cls, requests)
 
 
 def assert_matches(scorer, reference):

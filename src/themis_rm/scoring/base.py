@@ -130,6 +130,12 @@ def register_scorer(name: str):
     return decorate
 
 
+def load_target(target: str) -> Any:
+    """The object an entry-point style `module:attribute` string names, importing the module."""
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
 def _plugin_targets() -> dict[str, str]:
     return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
@@ -144,16 +150,15 @@ def resolve_scorer(name: str) -> type[Scorer]:
     target = _LAZY.get(name) or _plugin_targets().get(name)
     if target is None:
         raise ScorerError(f"unknown scorer {name!r}; available: {', '.join(available_scorers())}")
-    module_name, _, attribute = target.partition(":")
     try:
-        module = importlib.import_module(module_name)
+        found = load_target(target)
     except ImportError as err:
         raise ScorerError(
             f"scorer {name!r} needs a package that is not installed ({err.name or err}); "
             "see the README for the extra to install"
         ) from err
     if name not in _REGISTRY:  # plug-in classes need not use the decorator
-        register_scorer(name)(getattr(module, attribute))
+        register_scorer(name)(found)
     return _REGISTRY[name]
 
 

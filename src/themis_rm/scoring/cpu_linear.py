@@ -25,6 +25,8 @@ Import this module only once torch is known to be installed (the scorer does so 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -52,10 +54,15 @@ class PackedLinear(nn.Module):
         return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
 
 
-def linears(module: nn.Module) -> list[tuple[nn.Module, str, nn.Linear]]:
-    """(parent, attribute, layer) for every float32 `nn.Linear` under `module`."""
+def _children(module: nn.Module, wanted: Callable[[nn.Module], bool]) -> list[tuple[nn.Module, str, Any]]:
+    """(parent, attribute, layer) for every layer under `module` that `wanted` picks."""
     return [(parent, name, child) for parent in module.modules() for name, child in parent.named_children()
-            if type(child) is nn.Linear and child.weight.dtype == torch.float32]
+            if wanted(child)]
+
+
+def linears(module: nn.Module) -> list[tuple[nn.Module, str, nn.Linear]]:
+    """Every float32 `nn.Linear` under `module`."""
+    return _children(module, lambda c: type(c) is nn.Linear and c.weight.dtype == torch.float32)
 
 
 def faster(layer: nn.Linear, repeats: int = 5) -> float:
@@ -89,8 +96,7 @@ def pack(module: nn.Module, mode: str) -> int:
 
 
 def _packed(module: nn.Module) -> list[tuple[nn.Module, str, PackedLinear]]:
-    return [(parent, name, child) for parent in module.modules() for name, child in parent.named_children()
-            if isinstance(child, PackedLinear)]
+    return _children(module, lambda c: isinstance(c, PackedLinear))
 
 
 def unpack(module: nn.Module) -> None:

@@ -106,11 +106,11 @@ class ScoringEngine:
 
         results: dict[str, Result] = self._cached(list(unique))
         stats.requests_from_cache = len(results)
-        pending = sorted((k for k in unique if k not in results), key=lambda k: self.scorer.cost(unique[k]))
-        mine = pending
         if self.shard.active:  # share out all unique keys, so ranks agree whatever each found cached
             everything = sorted(unique, key=lambda k: (self.scorer.cost(unique[k]), k))
             mine = [k for k in self.shard.take(everything) if k not in results]
+        else:
+            mine = sorted((k for k in unique if k not in results), key=lambda k: self.scorer.cost(unique[k]))
 
         with self._progress(len(results) + len(mine), len(results)) as (progress, task):
             prefetch = getattr(self.scorer, "prefetch", None)  # optional: prepare the next chunk meanwhile
@@ -131,7 +131,7 @@ class ScoringEngine:
                 stats.requests_scored += len(chunk_keys)
                 within(len(chunk_keys))
         if self.shard.active:
-            results.update(self._collect([k for k in pending if k not in results]))
+            results.update(self._collect([k for k in unique if k not in results]))
         stats.seconds = time.perf_counter() - started
         stats.extra = self.scorer.stats()
         return [results[k] for k in keys], stats

@@ -22,8 +22,8 @@ import re
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
-from themis_rm.scoring.base import ScorerError
-from themis_rm.scoring.loading import ModelFiles, quiet_transformers
+from themis_rm.scoring.base import ScorerError, load_target
+from themis_rm.scoring.loading import ModelFiles, text_config
 
 HEAD_ENTRY_POINT_GROUP = "themis_rm.heads"
 
@@ -115,10 +115,7 @@ def resolve_head(spec: str) -> RewardHead:
         target = _plugin_heads().get(name)
         if target is None:
             raise ScorerError(f"unknown --head {name!r}; available: {', '.join(available_heads())}")
-        import importlib
-
-        module_name, _, attribute = target.partition(":")
-        register_head(name, detect=False)(getattr(importlib.import_module(module_name), attribute))
+        register_head(name, detect=False)(load_target(target))
     return _HEADS[name](argument.strip())
 
 
@@ -136,8 +133,19 @@ def _backbone_from(files: ModelFiles, load_kwargs: dict[str, Any]) -> Any:
     """The bare transformer (no LM or task head) of any checkpoint, with transformers' own class."""
     from transformers import AutoModel
 
-    with quiet_transformers():
-        return AutoModel.from_pretrained(str(files.directory), **load_kwargs)
+    return AutoModel.from_pretrained(str(files.directory), **load_kwargs)  # quiet: the scorer's _hf_call
+
+
+def _mlp(tensors: dict[str, Any], weight_names: list[str]) -> Any:
+    """Stored linear layers in order, with a ReLU between each two (the heads people publish)."""
+    from torch import nn
+
+    layers: list[nn.Module] = []
+    for position, name in enumerate(weight_names):
+        layers.append(_linear(tensors, name))
+        if position < len(weight_names) - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
 
 
 def _linear(tensors: dict[str, Any], weight_name: str) -> Any:
@@ -158,27 +166,22 @@ def _linear(tensors: dict[str, Any], weight_name: str) -> Any:
 def _linear_stack(files: ModelFiles, prefix: str, hidden_size: int, device: Any) -> Any:
     """The linear layers stored under `prefix`, in module order, with ReLU between them, float32."""
     import torch
-    from torch import nn
 
-    names = sorted((n for n in files.weight_names() if n.startswith(prefix) and n.endswith(".weight")),
-                   key=_natural_key)
+    stored = files.weight_names()
+    names = sorted((n for n in stored if n.startswith(prefix) and n.endswith(".weight")), key=_natural_key)
     if not names:
         raise ScorerError(f"{files.name} has no weights under {prefix!r}")
     tensors = files.tensors(names + [n[: -len("weight")] + "bias" for n in names
-                                     if n[: -len("weight")] + "bias" in files.weight_names()])
-    layers: list[nn.Module] = []
+                                     if n[: -len("weight")] + "bias" in stored])
     width = hidden_size
-    for position, name in enumerate(names):
+    for name in names:
         weight = tensors[name]
         if weight.ndim != 2 or weight.shape[1] != width:
             raise ScorerError(f"{files.name}: {name} has shape {tuple(weight.shape)}, expected (*, {width})")
-        layers.append(_linear(tensors, name))
-        if position < len(names) - 1:
-            layers.append(nn.ReLU())
         width = weight.shape[0]
     if width != 1:
         raise ScorerError(f"the head under {prefix!r} in {files.name} gives {width} outputs, not 1")
-    return nn.Sequential(*layers).to(device=device, dtype=torch.float32).eval()
+    return _mlp(tensors, names).to(device=device, dtype=torch.float32).eval()
 
 
 def _natural_key(name: str) -> list[Any]:
@@ -186,9 +189,7 @@ def _natural_key(name: str) -> list[Any]:
 
 
 def _hidden_size(files: ModelFiles) -> int:
-    config = files.config
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
-    return int(text.hidden_size)
+    return int(text_config(files.config).hidden_size)
 
 
 @register_head("seq-cls")
@@ -211,8 +212,7 @@ class SequenceClassificationHead(RewardHead):
                 f"{files.name} has num_labels={labels}; a scalar reward model has 1. For a multi-objective "
                 f"model pick a head adapter (--head gating for ArmoRM style; available: {', '.join(available_heads())})"
             )
-        with quiet_transformers():
-            model = AutoModelForSequenceClassification.from_pretrained(str(files.directory), **load_kwargs)
+        model = AutoModelForSequenceClassification.from_pretrained(str(files.directory), **load_kwargs)
         layer = next((getattr(model, n) for n in ("score", "classifier") if isinstance(getattr(model, n, None),
                                                                                       torch.nn.Linear)), None)
         if layer is None:
@@ -224,7 +224,7 @@ class SequenceClassificationHead(RewardHead):
         self.head = copy.deepcopy(layer).to(device=device, dtype=torch.float32).eval()
         self.pad_id = getattr(files.config, "pad_token_id", None)
         if self.pad_id is None:
-            self.pad_id = getattr(files.config.get_text_config(), "pad_token_id", None)
+            self.pad_id = getattr(text_config(files.config), "pad_token_id", None)
 
     def read_position(self, ids: list[int]) -> int:
         return last_non_pad(ids, self.pad_id)
@@ -274,10 +274,6 @@ class SpecialTokenHead(ValueHead):
         self.weight_prefix = None  # found automatically, as for value-head
         self.token = argument
 
-    @classmethod
-    def detect(cls, files: ModelFiles) -> bool:
-        return False
-
     def load(self, files: ModelFiles, tokenizer: Any, load_kwargs: dict[str, Any], device: Any) -> None:
         if not self.token:
             raise ScorerError("--head special-token needs the token to read at: --head special-token:TOKEN")
@@ -324,15 +320,11 @@ class GatingHead(RewardHead):
         regression = tensors["regression_layer.weight"].float()
         objectives = regression.shape[0]
         gate_weights = [n for n in gate_names if n.endswith(".weight")]
-        gate: list[nn.Module] = []
-        for position, name in enumerate(gate_weights):
-            gate.append(_linear(tensors, name))
-            if position < len(gate_weights) - 1:
-                gate.append(nn.ReLU())
-        if not gate or gate[-1].out_features != objectives:  # type: ignore[union-attr]
+        if not gate_weights or tensors[gate_weights[-1]].shape[0] != objectives:
             raise ScorerError(f"{files.name}: the gating layers do not end in {objectives} outputs")
+        gate = _mlp(tensors, gate_weights)
         self.backbone = _backbone_from(files, load_kwargs)
-        self.head = nn.ModuleDict({"gate": nn.Sequential(*gate)}).to(device=device, dtype=torch.float32).eval()
+        self.head = nn.ModuleDict({"gate": gate}).to(device=device, dtype=torch.float32).eval()
         self.regression = regression.to(device)
         transform = tensors.get("reward_transform_matrix")
         self.transform = (transform.float() if transform is not None else torch.eye(objectives)).to(device)

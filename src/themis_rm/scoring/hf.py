@@ -41,6 +41,7 @@ from themis_rm.scoring.loading import (
     resolve_device,
     resolve_dtype,
     resolve_model,
+    text_config,
 )
 from themis_rm.scoring.planner import Capabilities, Plan, plan_chunk
 from themis_rm.scoring.render import ChatRenderer, Encoded
@@ -174,8 +175,7 @@ class HFScorer(PointwiseScorer):
             raise ScorerError(f"cannot load {self.model_name}: {text.splitlines()[0] if text else type(err).__name__}") from err
 
     def _default_max_length(self, config: Any) -> int:
-        text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
-        limits = [getattr(text_config, "max_position_embeddings", None), getattr(self.tokenizer, "model_max_length", None)]
+        limits = [getattr(text_config(config), "max_position_embeddings", None), getattr(self.tokenizer, "model_max_length", None)]
         usable = [int(v) for v in limits if isinstance(v, int) and 0 < v < 1_000_000]
         return min(usable) if usable else 4096
 
@@ -185,8 +185,7 @@ class HFScorer(PointwiseScorer):
         return sum(p.numel() for p in self.adapter.backbone.parameters() if id(p) not in skip)
 
     def _attention_flops_width(self) -> int:
-        config = self.adapter.backbone.config
-        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        text = text_config(self.adapter.backbone.config)
         heads = int(getattr(text, "num_attention_heads", 0) or 0)
         head_dim = int(getattr(text, "head_dim", 0) or (text.hidden_size // heads if heads else 0))
         return int(getattr(text, "num_hidden_layers", 0) or 0) * heads * head_dim

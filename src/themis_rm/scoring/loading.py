@@ -93,6 +93,11 @@ def resolve_dtype(dtype: str, device: str, config: Any) -> str:
     return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
 
 
+def text_config(config: Any) -> Any:
+    """The language model's part of a config (multimodal configs nest it; text configs are it)."""
+    return config.get_text_config() if hasattr(config, "get_text_config") else config
+
+
 def peak_memory(device: str) -> tuple[int, str]:
     import torch
 
@@ -188,6 +193,14 @@ def quiet_transformers() -> Iterator[None]:
 
 
 __all__ = [
-    "DTYPES", "EXTRAS_HINT", "ModelFiles", "peak_memory", "quiet_transformers", "require_extras", "resolve_device",
-    "resolve_dtype", "resolve_model",
+    "DTYPES",
+    "EXTRAS_HINT",
+    "ModelFiles",
+    "peak_memory",
+    "quiet_transformers",
+    "require_extras",
+    "resolve_device",
+    "resolve_dtype",
+    "resolve_model",
+    "text_config",
 ]

@@ -35,10 +35,6 @@ class Unit:
     prefix: list[int]
     suffixes: list[list[int]]
 
-    @property
-    def size(self) -> int:
-        return len(self.prefix) + sum(len(s) for s in self.suffixes)
-
 
 def _common_prefix(sequences: Sequence[Sequence[int]]) -> int:
     shortest = min(len(s) for s in sequences)
@@ -81,8 +77,8 @@ def collate_prompts(units: Sequence[Unit], pad_id: int, mask: bool) -> HostBatch
     batch = collate_padded([], [u.prefix for u in units], [len(u.prefix) - 1 for u in units], None, pad_id,
                            "right", mask=mask)
     nobody = np.zeros(0, dtype=np.int64)
-    return replace(batch, members=nobody, read_index=nobody, lengths=nobody, computed=int(batch.lengths.sum()),
-                   attention_area=int((batch.lengths**2).sum()), key_spans=np.zeros((0, 4), dtype=np.int64))
+    return replace(batch, members=nobody, read_index=nobody, lengths=nobody, computed=batch.computed,
+                   attention_area=batch.attention_area, key_spans=np.zeros((0, 4), dtype=np.int64))
 
 
 def collate_continued(

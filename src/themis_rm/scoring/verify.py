@@ -18,29 +18,55 @@ manifest (`layout_checks`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from themis_rm.scoring.base import ScorerError
 from themis_rm.scoring.batching import HostBatch, collate_packed, collate_padded
+from themis_rm.scoring.loading import text_config
 from themis_rm.scoring.prefixes import collate_continued, collate_prompts, share_prefixes
 
 PROBE_TEXTS = ("def probe(values):\n    return sorted(values)\n", "for item in range(3):\n    print(item)\n")
 
 
+@dataclass(frozen=True)
+class Probe:
+    """The probe sequences, and their final hidden states with each run alone through the whole
+    model: the reference every check compares with (computed once, before anything is swapped)."""
+
+    sequences: list[list[int]]
+    reads: list[int]
+    alone: Any
+    feeder: Any
+
+
+def make_probe(scorer: Any) -> Probe:
+    from themis_rm.scoring.transfer import DeviceFeeder
+
+    sequences, reads = probe_sequences(scorer)
+    feeder = DeviceFeeder(scorer.device)
+    whole = scorer.make_runner(None)
+    with scorer.torch.inference_mode():
+        alone = scorer.torch.cat([hidden(feeder, collate_padded([0], [s], [r], None, scorer.pad_id), whole)
+                                  for s, r in zip(sequences, reads)])
+    return Probe(sequences, reads, alone, feeder)
+
+
 def configure(scorer: Any, layout: str, last_layer: str, cpu_linear: str) -> str:
     """Turn on what passes on `scorer` (an `HFScorer` being built); returns the manifest sentence."""
+    probe = make_probe(scorer)
     notes = []
     if last_layer == "auto":
-        notes.append(_readout(scorer))
-    scorer.causal_padding, detail = agrees(scorer, "unmasked")
+        notes.append(_readout(scorer, probe))
+    scorer.causal_padding, detail = agrees(scorer, "unmasked", probe)
     notes.append(f"unmasked right padding {'ok' if scorer.causal_padding else 'not used'} ({detail})")
     if layout != "padded":
-        notes.extend(_packing(scorer, layout))
-    notes.append(_linear_kernel(scorer, cpu_linear))
+        notes.extend(_packing(scorer, layout, probe))
+    notes.append(_linear_kernel(scorer, cpu_linear, probe))
     return "; ".join(notes)
 
 
-def _packing(scorer: Any, layout: str) -> list[str]:
+def _packing(scorer: Any, layout: str, probe: Probe) -> list[str]:
     if scorer.attn_implementation.startswith("flash"):
         kinds = ["flat"]
     elif _sliding_window(scorer):
@@ -49,7 +75,7 @@ def _packing(scorer: Any, layout: str) -> list[str]:
         kinds = ["cached", "rows"]
     notes = []
     for kind in kinds:
-        works, detail = agrees(scorer, kind)
+        works, detail = agrees(scorer, kind, probe)
         notes.append(f"{kind} packing {'ok' if works else 'not used'} ({detail})")
         if works:
             scorer.packing = kind
@@ -60,7 +86,7 @@ def _packing(scorer: Any, layout: str) -> list[str]:
     return notes
 
 
-def _readout(scorer: Any) -> str:
+def _readout(scorer: Any, probe: Probe) -> str:
     from themis_rm.scoring import readout
 
     installed = readout.install(scorer.adapter.backbone)
@@ -69,27 +95,27 @@ def _readout(scorer: Any) -> str:
         name = type(layers[-1]).__name__ if layers is not None and len(layers) else "the backbone"
         return f"last layer in full ({name} has no read-slot form)"
     scorer.readout, scorer.runner = installed, scorer.make_runner(installed)
-    works, detail = agrees(scorer, "masked")
+    works, detail = agrees(scorer, "masked", probe)
     if not works:
         readout.uninstall(scorer.adapter.backbone)
         scorer.readout, scorer.runner = None, scorer.make_runner(None)
     return f"last layer at the read slots {'ok' if works else 'not used'} ({detail})"
 
 
-def _linear_kernel(scorer: Any, mode: str) -> str:
+def _linear_kernel(scorer: Any, mode: str, probe: Probe) -> str:
     if mode == "torch" or scorer.dtype != "float32" or scorer.torch.device(scorer.device).type != "cpu":
         return "linear layers: PyTorch's"
     from themis_rm.scoring import cpu_linear
 
     if not cpu_linear.available():
         return "linear layers: PyTorch's (no oneDNN linear operator)"
-    batch = _collate("masked", scorer, *probe_sequences(scorer))
+    batch = _collate("masked", scorer, probe.sequences, probe.reads)
     with scorer.torch.inference_mode():
-        before = hidden(scorer, batch, scorer.runner)
+        before = hidden(probe.feeder, batch, scorer.runner)
         count = cpu_linear.pack(scorer.adapter.backbone, mode)
         if not count:
             return "linear layers: PyTorch's (oneDNN not faster here)"
-        after = hidden(scorer, batch, scorer.runner)
+        after = hidden(probe.feeder, batch, scorer.runner)
     error = float((after - before).norm() / before.norm().clamp_min(1e-12))
     if error > 1e-5:
         cpu_linear.unpack(scorer.adapter.backbone)
@@ -100,8 +126,7 @@ def _linear_kernel(scorer: Any, mode: str) -> str:
 
 
 def _sliding_window(scorer: Any) -> bool:
-    config = scorer.adapter.backbone.config
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    text = text_config(scorer.adapter.backbone.config)
     layer_types = getattr(text, "layer_types", None)
     if layer_types:
         return any("sliding" in str(t) for t in layer_types)
@@ -132,32 +157,27 @@ def _collate(kind: str, scorer: Any, sequences: list[list[int]], reads: list[int
                           sum(len(s) for s in sequences) if kind == "flat" else None)
 
 
-def agrees(scorer: Any, kind: str) -> tuple[bool, str]:
+def agrees(scorer: Any, kind: str, probe: Probe) -> tuple[bool, str]:
     """The probe sequences batched as `kind` and run as `scorer` is configured, against each
     sequence alone through the whole model."""
     torch = scorer.torch
-    sequences, reads = probe_sequences(scorer)
-    whole = scorer.make_runner(None)
     try:
         with torch.inference_mode():
-            alone = torch.cat([hidden(scorer, collate_padded([0], [s], [r], None, scorer.pad_id), whole)
-                               for s, r in zip(sequences, reads)])
-            batch = _collate(kind, scorer, sequences, reads)
-            together = hidden(scorer, batch, scorer.runner)
+            batch = _collate(kind, scorer, probe.sequences, probe.reads)
+            together = hidden(probe.feeder, batch, scorer.runner)
     except Exception as err:  # an attention implementation that refuses the layout
         return False, f"{type(err).__name__}: {err}"
     together = together[torch.as_tensor(batch.members.argsort(), device=together.device)]
+    alone = probe.alone
     error = float((together - alone).norm() / alone.norm().clamp_min(1e-12))
     tolerance = 1e-4 if scorer.dtype == "float32" else 3e-2
     return error <= tolerance, f"relative difference {error:.1e}"
 
 
-def hidden(scorer: Any, host: HostBatch, runner: Any) -> Any:
+def hidden(feeder: Any, host: HostBatch, runner: Any) -> Any:
     """Final hidden states at the read slots of one host batch, float32."""
-    from themis_rm.scoring.transfer import DeviceFeeder
-
-    batch = next(iter(DeviceFeeder(scorer.device).feed([host], lambda h: h)))
+    batch = next(iter(feeder.feed([host], lambda h: h)))
     return runner.hidden(batch)[0]
 
 
-__all__ = ["PROBE_TEXTS", "agrees", "configure", "hidden", "probe_sequences"]
+__all__ = ["PROBE_TEXTS", "Probe", "agrees", "configure", "hidden", "make_probe", "probe_sequences"]

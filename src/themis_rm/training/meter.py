@@ -8,11 +8,11 @@ term; backward is twice the forward. MFU = achieved FLOP/s ÷ the device's peak 
 
 from __future__ import annotations
 
-import resource
-import sys
 from dataclasses import dataclass
 
 import torch
+
+from themis_rm.scoring.loading import peak_memory
 
 #: peak dense bf16 TFLOP/s per device, from the vendors' data sheets (no sparsity)
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "GH200": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0,
@@ -58,7 +58,4 @@ def peak_flops(device: torch.device, override_tflops: float | None = None) -> fl
 
 def peak_memory_gib(device: torch.device) -> float:
     """Peak GPU memory allocated by torch, or the process's peak resident set on CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**30 if sys.platform == "darwin" else rss / 2**20
+    return peak_memory(str(device))[0] / 2**30
