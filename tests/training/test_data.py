@@ -9,7 +9,8 @@ import pytest
 pytest.importorskip("transformers")
 
 from themis_rm.criteria import CriteriaSampler, CriteriaTexts, load_criteria
-from themis_rm.schema import Aspect, Language, PreferencePair
+from themis_rm.schema import Aspect, Language, PreferencePair, ScoreRequest
+from themis_rm.scoring.render import ChatRenderer
 from themis_rm.training.data import ChatEncoder, TrainingDataError, draw_systems
 
 CODE = "```python\ndef add(a, b):\n    return a + b\n```"
@@ -46,8 +47,9 @@ def test_prompt_is_masked_and_the_reply_is_labelled(tokenizer):
     assert tokenizer.decode(example.chosen[:example.label_start]).endswith("<|im_start|>assistant\n")
     assert tokenizer.decode(example.chosen) == tokenizer.apply_chat_template(
         [{"role": "user", "content": "Add two numbers."}, {"role": "assistant", "content": CODE}], tokenize=False)
-    # the ids are what a scorer gets from the rendered text
-    assert example.chosen.tolist() == tokenizer(encoded.probes[0]["text"], add_special_tokens=False)["input_ids"]
+    # the ids are what the hf scorer's own rendering gives the same conversation
+    scored = ChatRenderer(tokenizer, max_length=512).encode([ScoreRequest(None, "Add two numbers.", CODE)])[0]
+    assert scored.ids == example.chosen.tolist()
 
 
 def test_truncate_response_keeps_prompt_and_end_of_turn(tokenizer):

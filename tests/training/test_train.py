@@ -134,9 +134,17 @@ def test_cli_train_then_export(tiny_causal_lm, short_criteria, syn_data, tmp_pat
     assert "over max_length 40" in bad.output and "Traceback" not in bad.output
 
 
-def test_gradient_checkpointing_changes_nothing_and_bf16_runs(base_config, tmp_path):
+def test_gradient_checkpointing_changes_nothing_and_bf16_runs(base_config, tmp_path, monkeypatch):
+    from themis_rm.training import loop
+
+    built = []
+    real_optimizer = loop._optimizer
+    monkeypatch.setattr(loop, "_optimizer", lambda model, config: (built.append(model), real_optimizer(model, config))[1])
     plain = train(base_config(max_steps=2, output_dir=str(tmp_path / "plain")))
     checkpointed = train(base_config(max_steps=2, output_dir=str(tmp_path / "ckpt"), gradient_checkpointing=True))
+    name = "is_activation_checkpointing" if hasattr(built[0].lm, "is_activation_checkpointing") \
+        else "is_gradient_checkpointing"  # transformers 5.x / 4.x
+    assert [getattr(m.lm, name) for m in built] == [False, True]
     a, b = load_model_state(plain.checkpoint), load_model_state(checkpointed.checkpoint)
     for key in a:
         assert torch.allclose(a[key], b[key], atol=1e-6), key

@@ -100,9 +100,15 @@ class BatchRunner:
         prompt = column[None, None, :] < batch.prompt_lengths[:, None, None]  # (rows, 1, keys)
         mask = (own[None] | prompt)[:, None]  # (rows, 1, width, keys)
         if self.eager:
-            return torch.zeros(mask.shape, dtype=self.dtype, device=mask.device).masked_fill(
-                ~mask, torch.finfo(self.dtype).min)
+            return additive_mask(mask, self.dtype)
         return mask
+
+
+def additive_mask(mask: Any, dtype: Any) -> Any:
+    """A boolean attention mask as eager attention takes it: 0 where allowed, the dtype's minimum elsewhere."""
+    import torch
+
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
 
 
 def _layer_tensors(cache: Any) -> list[tuple[Any, Any]]:

@@ -16,15 +16,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from transformers.integrations.sdpa_attention import repeat_kv
 
 NAME = "sdpa_segments"
-
-
-def _repeat_kv(x: torch.Tensor, groups: int) -> torch.Tensor:
-    if groups == 1:
-        return x
-    b, h, t, d = x.shape
-    return x[:, :, None].expand(b, h, groups, t, d).reshape(b, h * groups, t, d)
 
 
 def segment_attention(module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None,
@@ -33,7 +27,7 @@ def segment_attention(module, query, key, value, attention_mask, dropout: float 
     if themis_units is None:
         raise RuntimeError(f"attention '{NAME}' needs the packed layout's pair spans (themis_units)")
     groups = query.shape[1] // key.shape[1]
-    key, value = _repeat_kv(key, groups), _repeat_kv(value, groups)
+    key, value = repeat_kv(key, groups), repeat_kv(value, groups)
     width = query.shape[2]
     rows = []
     # unbind/split (not indexing): their backward is one cat, where each slice's backward would

@@ -131,14 +131,8 @@ def load_model_state(checkpoint: Path) -> dict[str, torch.Tensor]:
 
 def load_reward_model(checkpoint: Path, attn_implementation: str = "sdpa", trust_remote_code: bool = False):
     """(RewardModel with both heads, tokenizer, trainer state) from a checkpoint."""
-    from transformers import AutoConfig, AutoTokenizer
-
-    from themis_rm.training.model import RewardModel, backbone_from_config
-
     checkpoint = resolve_checkpoint(checkpoint)
-    backbone = checkpoint / "backbone"
-    config = AutoConfig.from_pretrained(backbone, trust_remote_code=trust_remote_code)
-    model = RewardModel(backbone_from_config(config, attn_implementation, trust_remote_code))
+    model, tokenizer = reward_model_skeleton(checkpoint, attn_implementation, trust_remote_code)
     state = load_model_state(checkpoint)
     tied = _tied_keys(model)
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -148,8 +142,20 @@ def load_reward_model(checkpoint: Path, attn_implementation: str = "sdpa", trust
                          f"unexpected {unexpected[:3]})")
     if tied:
         model.lm.tie_weights()
-    tokenizer = AutoTokenizer.from_pretrained(backbone, trust_remote_code=trust_remote_code)
     return model, tokenizer, TrainerState.load(checkpoint)
+
+
+def reward_model_skeleton(checkpoint: Path, attn_implementation: str = "sdpa", trust_remote_code: bool = False):
+    """(RewardModel with random weights in the checkpoint's shape, its tokenizer): what a resumed
+    run fills through accelerate and `load_reward_model` fills from the saved state."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from themis_rm.training.model import RewardModel, backbone_from_config
+
+    backbone = Path(checkpoint) / "backbone"
+    config = AutoConfig.from_pretrained(backbone, trust_remote_code=trust_remote_code)
+    model = RewardModel(backbone_from_config(config, attn_implementation, trust_remote_code))
+    return model, AutoTokenizer.from_pretrained(backbone, trust_remote_code=trust_remote_code)
 
 
 def _tied_keys(model) -> set[str]:

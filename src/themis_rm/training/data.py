@@ -110,11 +110,14 @@ class ChatEncoder:
         self.over_length = over_length
         self.stage = stage
 
-    def render(self, system: str | None, prompt, response: str) -> tuple[str, int, tuple[int, int]]:
-        """Full text, length of the prompt part, and the character span of the response text in it."""
+    def render(self, system: str | None, prompt, response: str,
+               head: str | None = None) -> tuple[str, int, tuple[int, int]]:
+        """Full text, length of the prompt part, and the character span of the response text in it.
+        `head` is the rendered generation prompt, when the caller has it (both sides of a pair share it)."""
         messages = ScoreRequest(system, prompt, response).messages()
         full = self.tokenizer.apply_chat_template(messages, tokenize=False)
-        head = self.tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
+        if head is None:
+            head = self.head(system, prompt)
         if not full.startswith(head):
             raise TrainingDataError(
                 "the chat template does not render a conversation as its generation prompt plus the reply; "
@@ -124,6 +127,11 @@ class ChatEncoder:
             if start >= 0:
                 return full, len(head), (start, start + len(variant))
         raise TrainingDataError("the chat template changes the response text; cannot locate it in the rendering")
+
+    def head(self, system: str | None, prompt) -> str:
+        """The rendered conversation up to and including the reply's opening (the generation prompt)."""
+        messages = ScoreRequest(system, prompt, "").messages()[:-1]
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def encode(self, pairs: Sequence[PreferencePair], systems: Sequence[str | None],
                n_probes: int = 8, chunk: int = 256) -> EncodedSet:
@@ -137,10 +145,11 @@ class ChatEncoder:
     def _encode_chunk(self, pairs, systems, indices: range, out: EncodedSet, n_probes: int) -> None:
         texts, spans = [], []
         for index in indices:
+            head = self.head(systems[index], pairs[index].prompt)
             for response in (pairs[index].chosen, pairs[index].rejected):
-                text, head, span = self.render(systems[index], pairs[index].prompt, response)
+                text, head_chars, span = self.render(systems[index], pairs[index].prompt, response, head)
                 texts.append(text)
-                spans.append((head, *span))
+                spans.append((head_chars, *span))
         batch = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
         for k, index in enumerate(indices):
             pair = pairs[index]

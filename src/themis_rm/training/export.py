@@ -102,14 +102,14 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, check: bool =
     return report
 
 
-def trainer_rewards(model, sequences: list[list[int]], layout: str = "packed", share_prefix: bool = True) -> np.ndarray:
+def trainer_rewards(model, sequences: list[list[int]]) -> np.ndarray:
     """Rewards of single sequences through the training path (pairs of neighbours, packed, shared prefix)."""
     if len(sequences) < 2:
         raise ExportError("need at least two sequences to run the training path")
     seqs = sequences if len(sequences) % 2 == 0 else [*sequences, sequences[0]]
     examples = [Encoded(i, np.asarray(seqs[2 * i]), np.asarray(seqs[2 * i + 1]), len(seqs[2 * i]) - 1, False)
                 for i in range(len(seqs) // 2)]
-    batch = collate(examples, layout=layout, share_prefix=share_prefix)
+    batch = collate(examples)
     with torch.no_grad():
         pool = torch.cat([batch.pool_chosen, batch.pool_rejected])
         rewards, _ = model(batch.input_ids, batch.position_ids, batch.attention_mask, pool)

@@ -20,6 +20,7 @@ replays exactly what the uninterrupted one would have done.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 
 from themis_rm.criteria import CriteriaSampler, load_criteria
-from themis_rm.training.checkpoint import TrainerState, checkpoints, resolve_checkpoint, save_checkpoint
+from themis_rm.training.checkpoint import TrainerState, checkpoints, save_checkpoint
 from themis_rm.training.config import StageConfig, TrainConfig
 from themis_rm.training.data import ChatEncoder, EncodedSet, draw_systems
 from themis_rm.training.loss import StepSums, micro_objective
@@ -256,7 +257,7 @@ def _step(accelerator, model, optimizer, mine, everyone, stage: StageConfig, con
         batch = collate(examples, config.layout, config.share_prefix, config.pack_tokens, pad_id, mask)
         batch = batch.to(accelerator.device)
         sync = k == len(micro) - 1
-        context = accelerator.no_sync(model) if not sync and world > 1 else _null()
+        context = accelerator.no_sync(model) if not sync and world > 1 else contextlib.nullcontext()
         with context:
             r_c, r_r, lm_sum = forward_batch(model, batch, attention, dtype, lm_on, lm_impl)
             loss, micro_sums = micro_objective(
@@ -365,7 +366,7 @@ def _read_stage(stage: StageConfig):
 
 def _build_model(config: TrainConfig, stage_pairs, resume_from: Path | None, accelerator, run_dir: Path):
     """(RewardModel, tokenizer): from a resumed checkpoint's shape, a Themis checkpoint, scratch, or a backbone."""
-    from themis_rm.training.checkpoint import is_checkpoint, load_reward_model
+    from themis_rm.training.checkpoint import is_checkpoint, load_reward_model, reward_model_skeleton
     from themis_rm.training.model import (
         backbone_from_config,
         load_backbone,
@@ -374,27 +375,21 @@ def _build_model(config: TrainConfig, stage_pairs, resume_from: Path | None, acc
     )
 
     if resume_from is not None:  # shape from the checkpoint; weights come with accelerator.load_state
-        from transformers import AutoConfig, AutoTokenizer
-
-        backbone = resume_from / "backbone"
-        lm_config = AutoConfig.from_pretrained(backbone, trust_remote_code=config.trust_remote_code)
-        lm = backbone_from_config(lm_config, config.attention(), config.trust_remote_code)
-        return RewardModel(lm), AutoTokenizer.from_pretrained(backbone)
+        return reward_model_skeleton(resume_from, config.attention(), config.trust_remote_code)
     if config.model == "scratch":
-        from themis_rm.training.scratch import build_config, build_scratch
+        from themis_rm.training.scratch import build_config, train_tokenizer
 
         init_dir = run_dir / "scratch-init"
         if accelerator.is_main_process:
-            texts = _scratch_texts(stage_pairs[0].pairs, config)
-            build_scratch(config.scratch, texts, init_dir, config.seed, config.attention())
+            init_dir.mkdir(parents=True, exist_ok=True)
+            train_tokenizer(_scratch_texts(stage_pairs[0].pairs, config), config.scratch.vocab_size, init_dir)
         accelerator.wait_for_everyone()
         tokenizer = load_tokenizer(str(init_dir))
         torch.manual_seed(config.seed)
         lm = backbone_from_config(build_config(config.scratch, tokenizer), config.attention())
         return RewardModel(lm), tokenizer
     if is_checkpoint(config.model):  # stage chaining across runs: backbone and both heads carry over
-        model, tokenizer, _ = load_reward_model(resolve_checkpoint(config.model), config.attention(),
-                                                config.trust_remote_code)
+        model, tokenizer, _ = load_reward_model(config.model, config.attention(), config.trust_remote_code)
         return model, with_chat_template(tokenizer, config.chat_template)
     tokenizer = load_tokenizer(config.tokenizer or config.model, config.chat_template, config.trust_remote_code)
     lm = load_backbone(config.model, config.attention(), config.trust_remote_code)
@@ -444,12 +439,3 @@ def _lm_impl(config: TrainConfig) -> str:
     from themis_rm.training.linear_ce import liger_available
 
     return "liger" if liger_available() else "chunked"
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-

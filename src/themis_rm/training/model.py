@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from themis_rm.scoring.forward import additive_mask
 from themis_rm.training.attention import NAME as SEGMENTS
 from themis_rm.training.attention import register as register_attention
 from themis_rm.training.linear_ce import linear_cross_entropy
@@ -74,7 +75,7 @@ def attention_input(batch: Batch, impl: str, dtype: torch.dtype) -> Any:
     if mask is None or mask.dim() == 2:
         return mask
     if impl == "eager":  # eager adds the mask to the scores
-        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
+        return additive_mask(mask, dtype)
     return mask
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from themis_rm.scoring.batching import pack_rows
 from themis_rm.training.data import Encoded
 
 CHOSEN, REJECTED, SHARED = 1, 2, 0
@@ -125,18 +126,9 @@ def _packed(examples: Sequence[Encoded], share: bool, cap: int | None, pad_id: i
     units = [_unit_size(e, share) for e in examples]
     if cap is None and mask == "dense":  # a dense mask costs the square of the row: no wider than the longest pair
         cap = max(u[1] for u in units)
-    order = sorted(range(len(examples)), key=lambda i: -units[i][1])
-    rows: list[list[int]] = []
-    fill: list[int] = []
-    for i in order:
-        size = units[i][1]
-        target = next((r for r, used in enumerate(fill) if cap is None or used + size <= cap), None)
-        if target is None:
-            rows.append([])
-            fill.append(0)
-            target = len(rows) - 1
-        rows[target].append(i)
-        fill[target] += size
+    sizes = [u[1] for u in units]
+    rows = pack_rows(sizes, cap if cap is not None else sum(sizes))
+    fill = [sum(sizes[i] for i in row) for row in rows]
     width = max(fill)
     n_rows = len(rows)
     ids = np.full((n_rows, width), pad_id, dtype=np.int64)

@@ -2,8 +2,9 @@
 
 A byte-level BPE tokenizer is trained on the first stage's texts (prompts, both responses and
 the criteria prompts), given a ChatML-style chat template, and a small Qwen3- or Llama-shaped
-causal LM with random weights is built on it. Both are saved like any hub model, so every later
-step (checkpoints, export, the `hf:` scorer) treats them the same way.
+causal LM with random weights is built on it (from the run's seed, in every process). The
+tokenizer is saved like any hub one and the model goes into every checkpoint like any other
+backbone, so every later step (checkpoints, export, the `hf:` scorer) treats them the same way.
 """
 
 from __future__ import annotations
@@ -53,16 +54,3 @@ def build_config(shape: ScratchConfig, tokenizer):
         return Qwen3Config(head_dim=shape.hidden_size // shape.heads, **common)
     return LlamaConfig(**common)
 
-
-def build_scratch(shape: ScratchConfig, texts: Iterable[str], out_dir: Path, seed: int,
-                  attn_implementation: str):
-    """Save tokenizer + random backbone under `out_dir`; returns (backbone, tokenizer)."""
-    import torch
-
-    from themis_rm.training.model import backbone_from_config
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_tokenizer(texts, shape.vocab_size, out_dir)
-    torch.manual_seed(seed)
-    lm = backbone_from_config(build_config(shape, tokenizer), attn_implementation)
-    return lm, tokenizer
