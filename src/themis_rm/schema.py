@@ -118,6 +118,14 @@ class Language(_Vocabulary):
         """The tag used on fenced code blocks of this language."""
         return _FENCE_TAGS[self]
 
+    def fenced(self, code: str) -> str:
+        """`code` as a response writes it: one fenced block tagged with this language (the fence
+        grows past any run of backticks inside the code)."""
+        ticks = "```"
+        while ticks in code:
+            ticks += "`"
+        return f"{ticks}{self.fence}\n{code}\n{ticks}"
+
 
 _FENCE_TAGS = {
     Language.C: "c",

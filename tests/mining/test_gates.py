@@ -9,7 +9,7 @@ import pytest
 
 from themis_rm.mining import dedup, licence, split
 from themis_rm.mining.decontam import Contamination
-from themis_rm.mining.prompt import clean_message_text, code_lines, fence, leaks, offline_prompt
+from themis_rm.mining.prompt import clean_message_text, code_lines, leaks, offline_prompt
 from themis_rm.mining.windows import diff_hunks, split_lines
 from themis_rm.schema import Language
 
@@ -49,8 +49,8 @@ def test_clean_message_keeps_prose_and_other_code():
 
 
 def test_fence_survives_backticks_in_code():
-    assert fence("x = 1", Language.CSHARP) == "```csharp\nx = 1\n```"
-    assert fence('s = "```"', Language.PYTHON).startswith("````python\n")
+    assert Language.CSHARP.fenced("x = 1") == "```csharp\nx = 1\n```"
+    assert Language.PYTHON.fenced('s = "```"').startswith("````python\n")
 
 
 # ---------------------------------------------------------------- dedup

@@ -89,7 +89,7 @@ def _row(name: str, index: int, pair: object, language: Language) -> dict[str, A
 
 def _fence(code: str, language: Language) -> str:
     """The response as an assistant writes it: one fenced block, no trailing blank lines."""
-    return f"```{language.fence}\n{code.rstrip()}\n```"
+    return language.fenced(code.rstrip())
 
 
 def unfence(block: str) -> str:

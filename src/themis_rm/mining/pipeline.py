@@ -34,7 +34,7 @@ from themis_rm.mining import commits, dedup, repos, split, terms
 from themis_rm.mining.config import EXTRACTION_FIELDS, MineConfig
 from themis_rm.mining.decontam import Contamination
 from themis_rm.mining.engine import run_shards
-from themis_rm.mining.prompt import code_lines, fence, leaks, llm_messages
+from themis_rm.mining.prompt import code_lines, leaks, llm_messages
 from themis_rm.mining.report import aspect_language_table, print_report, stage_table
 from themis_rm.mining.vote import Cache, ChatClient, VotePair, ask, request_key, vote_pairs
 from themis_rm.schema import Aspect, Language
@@ -281,8 +281,8 @@ async def _llm_steps(candidates: list[dict[str, Any]], config: MineConfig, clien
         if config.prompt == "llm":
             await _llm_prompts(candidates, config, client, cache, stats, retries)
         if config.vote:
-            pairs = [VotePair(_key(c), c["prompt"], fence(c["chosen"], Language(c["language"])),
-                              fence(c["rejected"], Language(c["language"])), _primary(c)) for c in candidates]
+            pairs = [VotePair(_key(c), c["prompt"], Language(c["language"]).fenced(c["chosen"]),
+                              Language(c["language"]).fenced(c["rejected"]), _primary(c)) for c in candidates]
             verdicts, vote_stats = await vote_pairs(pairs, client, cache, n=config.vote_n, retries=retries,
                                                     seed=config.seed, model=config.llm_model,
                                                     concurrency=config.llm_concurrency,
@@ -359,8 +359,8 @@ def _rows(candidate: dict[str, Any], config: MineConfig, split_name: str) -> Ite
         row = {
             "id": f"{candidate['repo']}-{candidate['commit'][:12]}-{ASPECT_CODES[aspect]}",
             "prompt": candidate["prompt"],
-            "chosen": fence(candidate["chosen"], language),
-            "rejected": fence(candidate["rejected"], language),
+            "chosen": language.fenced(candidate["chosen"]),
+            "rejected": language.fenced(candidate["rejected"]),
             "aspect": aspect.value,
             "language": language.value,
             "subset": config.subset,

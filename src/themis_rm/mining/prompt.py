@@ -96,10 +96,3 @@ def llm_messages(subject: str, body: str, path: str, language: Language, symbol:
     user = f"Language: {language.value}\nCode: {target}\nCommit subject: {subject}\nCommit body:\n{body or '(none)'}"
     return [{"role": "system", "content": LLM_SYSTEM}, {"role": "user", "content": user}]
 
-
-def fence(code: str, language: Language) -> str:
-    """A response as the benchmark data writes it: a fenced block tagged with the language."""
-    ticks = "```"
-    while ticks in code:
-        ticks += "`"
-    return f"{ticks}{language.fence}\n{code}\n{ticks}"
